@@ -1,0 +1,437 @@
+//! REST benchmark: the real server, in process, on PostgreSQL, driven over
+//! HTTP. A program that prints numbers, not a timed test.
+//!
+//! ```text
+//! IPE_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench rest
+//! ```
+//!
+//! `IPE_BENCH_DATABASE_URL` (or, failing that, `IPE_TEST_POSTGRES_URL`) is a
+//! connection to a PostgreSQL server whose role may create databases: every
+//! run gets a database of its own, created here and dropped afterwards.
+//! The Synthea Bundles are read from `IPE_TEST_DATA` (default
+//! `../shared/fhir`). `benches/postgres.sh` starts a private, durable
+//! PostgreSQL and runs this; docs/PERFORMANCE.md has the numbers.
+//!
+//! What is measured (each request loop is bounded by a count and a time):
+//!
+//! - Synthea load: the 78 transaction Bundles (24,230 resources) POSTed to
+//!   the base by 1 client, then by 4 clients taking Bundles from a shared
+//!   queue; a fresh database each time. One small Bundle is posted first,
+//!   untimed, to warm the server up.
+//! - create: `POST /Patient` of a small Patient, 1 and 8 clients.
+//! - read: `GET /Patient/[id]` of the Patients just created, 1 and 8 clients.
+//!
+//! Clients run in this process, so they share the CPU with the server, as a
+//! load generator on the same machine would.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ipe::config::{Config, Overrides};
+use ipe::startup::Application;
+use serde_json::Value;
+use sqlx::Connection;
+
+/// Bounds of the create and read loops: per client count, at most this many
+/// requests in total and at most this long.
+const CREATES: usize = 4_000;
+const READS: usize = 20_000;
+const LOOP_TIME: Duration = Duration::from_secs(20);
+/// A Synthea load that takes longer than this is stopped (and reported as such).
+const LOAD_TIME: Duration = Duration::from_secs(600);
+
+const FHIR_JSON: &str = "application/fhir+json";
+
+fn main() {
+    // Log as the server does in production (one line per request, at info),
+    // into a sink: the formatting is measured, the terminal is not.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_writer(std::io::sink)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let admin = std::env::var("IPE_BENCH_DATABASE_URL")
+        .or_else(|_| std::env::var("IPE_TEST_POSTGRES_URL"))
+        .unwrap_or_else(|_| {
+            eprintln!(
+                "rest bench: set IPE_BENCH_DATABASE_URL to a PostgreSQL URL whose role may create databases\n\
+                 (or run benches/postgres.sh, which starts a private PostgreSQL)"
+            );
+            std::process::exit(2);
+        });
+    let bundles = load_synthea();
+    let resources: usize = bundles.iter().map(|b| b.entries).sum();
+    let pg_version = pg_setting(&admin, "server_version").await;
+    let fsync = pg_setting(&admin, "fsync").await;
+    let sync_commit = pg_setting(&admin, "synchronous_commit").await;
+    println!(
+        "Ipê REST benchmark: {} CPUs, PostgreSQL {pg_version} (fsync={fsync}, synchronous_commit={sync_commit}), {} build",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if cfg!(debug_assertions) { "debug" } else { "release" }
+    );
+    println!("Synthea: {} transaction Bundles, {resources} resources\n", bundles.len());
+
+    let mut rows = Vec::new();
+    for clients in [1, 4] {
+        let db = Database::create(&admin).await;
+        let server = Server::start(&db.url).await;
+        rows.push(synthea_load(&server, &bundles, clients).await);
+        db.drop(&admin).await;
+    }
+
+    let db = Database::create(&admin).await;
+    let server = Server::start(&db.url).await;
+    let mut ids = Vec::new();
+    for clients in [1, 8] {
+        let (row, created) = creates(&server, clients).await;
+        rows.push(row);
+        ids.extend(created);
+    }
+    let ids = Arc::new(ids);
+    for clients in [1, 8] {
+        rows.push(reads(&server, &ids, clients).await);
+    }
+    db.drop(&admin).await;
+
+    print_table(&rows);
+}
+
+// --- workloads ------------------------------------------------------------
+
+struct Row {
+    workload: String,
+    clients: usize,
+    requests: usize,
+    elapsed: Duration,
+    /// Resources written per second, for the Synthea load.
+    resources_per_s: Option<f64>,
+    /// Per-request latencies, sorted.
+    latencies: Vec<Duration>,
+    note: String,
+}
+
+struct SyntheaBundle {
+    name: String,
+    body: Vec<u8>,
+    entries: usize,
+}
+
+fn load_synthea() -> Vec<SyntheaBundle> {
+    let data = std::env::var("IPE_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fhir"));
+    let path = data.join("synthea/synthea-r4-dev-78.tar.gz");
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| {
+        eprintln!("rest bench: cannot open {} ({e}); set IPE_TEST_DATA", path.display());
+        std::process::exit(2);
+    });
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut out = Vec::new();
+    for entry in archive.entries().expect("tar entries") {
+        let mut entry = entry.expect("tar entry");
+        let name = entry.path().expect("entry path").to_string_lossy().into_owned();
+        if !name.ends_with(".json") {
+            continue;
+        }
+        let mut body = Vec::new();
+        entry.read_to_end(&mut body).expect("read Bundle");
+        let v: Value = serde_json::from_slice(&body).expect("Bundle JSON");
+        let entries = v["entry"].as_array().map_or(0, Vec::len);
+        out.push(SyntheaBundle { name, body, entries });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+async fn synthea_load(server: &Server, bundles: &[SyntheaBundle], clients: usize) -> Row {
+    // Warm-up, untimed: the smallest patient Bundle.
+    let warm = bundles.iter().filter(|b| b.entries > 0).min_by_key(|b| b.body.len()).expect("a Bundle");
+    server.post_bundle(&warm.body).await.unwrap_or_else(|e| panic!("warm-up {}: {e}", warm.name));
+
+    let bundles: Arc<Vec<(String, Vec<u8>, usize)>> =
+        Arc::new(bundles.iter().map(|b| (b.name.clone(), b.body.clone(), b.entries)).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (server, bundles, next) = (server.clone(), bundles.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut written = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= bundles.len() || started.elapsed() > LOAD_TIME {
+                        break;
+                    }
+                    let (name, body, entries) = &bundles[i];
+                    let t = Instant::now();
+                    server.post_bundle(body).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+                    latencies.push(t.elapsed());
+                    written += entries;
+                }
+                (latencies, written)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut written = 0;
+    for t in tasks {
+        let (l, w) = t.await.expect("client task");
+        latencies.extend(l);
+        written += w;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let note = if latencies.len() < bundles.len() { "stopped at the time limit".into() } else { String::new() };
+    Row {
+        workload: "Synthea load (transaction Bundles)".into(),
+        clients,
+        requests: latencies.len(),
+        elapsed,
+        resources_per_s: Some(written as f64 / elapsed.as_secs_f64()),
+        latencies,
+        note,
+    }
+}
+
+fn small_patient(n: usize) -> Vec<u8> {
+    serde_json::json!({
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:oid:2.16.840.1.113883.13.237", "value": format!("bench-{n}")}],
+        "active": true,
+        "name": [{"family": "Silva", "given": ["Maria", "José"]}],
+        "gender": "female",
+        "birthDate": "1984-03-17",
+        "address": [{"city": "Recife", "state": "PE", "country": "BR"}]
+    })
+    .to_string()
+    .into_bytes()
+}
+
+async fn creates(server: &Server, clients: usize) -> (Row, Vec<String>) {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (server, counter) = (server.clone(), counter.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut ids = Vec::new();
+                loop {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    if n >= CREATES || started.elapsed() > LOOP_TIME {
+                        break;
+                    }
+                    let t = Instant::now();
+                    let id = server.create_patient(small_patient(n)).await;
+                    latencies.push(t.elapsed());
+                    ids.push(id);
+                }
+                (latencies, ids)
+            })
+        })
+        .collect();
+    let (latencies, ids) = join(tasks).await;
+    let elapsed = started.elapsed();
+    let row = Row {
+        workload: "create (POST /Patient, small)".into(),
+        clients,
+        requests: latencies.len(),
+        elapsed,
+        resources_per_s: None,
+        latencies,
+        note: String::new(),
+    };
+    (row, ids)
+}
+
+async fn reads(server: &Server, ids: &Arc<Vec<String>>, clients: usize) -> Row {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (server, counter, ids) = (server.clone(), counter.clone(), ids.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    if n >= READS || started.elapsed() > LOOP_TIME {
+                        break;
+                    }
+                    // A spread of ids, not one hot row.
+                    let id = &ids[(n * 7919) % ids.len()];
+                    let t = Instant::now();
+                    server.read_patient(id).await;
+                    latencies.push(t.elapsed());
+                }
+                (latencies, Vec::new())
+            })
+        })
+        .collect();
+    let (latencies, _) = join(tasks).await;
+    Row {
+        workload: "read (GET /Patient/[id])".into(),
+        clients,
+        requests: latencies.len(),
+        elapsed: started.elapsed(),
+        resources_per_s: None,
+        latencies,
+        note: String::new(),
+    }
+}
+
+type ClientResult = (Vec<Duration>, Vec<String>);
+
+async fn join(tasks: Vec<tokio::task::JoinHandle<ClientResult>>) -> ClientResult {
+    let mut latencies = Vec::new();
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (l, i) = t.await.expect("client task");
+        latencies.extend(l);
+        ids.extend(i);
+    }
+    latencies.sort();
+    (latencies, ids)
+}
+
+// --- the server and its database --------------------------------------------
+
+#[derive(Clone)]
+struct Server {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    async fn start(database_url: &str) -> Server {
+        let overrides = Overrides {
+            host: Some("127.0.0.1".into()),
+            port: Some(0),
+            database_url: Some(database_url.to_string()),
+            ..Default::default()
+        };
+        let config = Config::load(&overrides).expect("config");
+        let app = Application::build(&config).await.expect("start the server");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        Server { base, client: reqwest::Client::new() }
+    }
+
+    async fn post_bundle(&self, body: &[u8]) -> Result<(), String> {
+        let res = self
+            .client
+            .post(format!("{}/", self.base))
+            .header("Content-Type", FHIR_JSON)
+            .header("Prefer", "return=minimal")
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = res.status().as_u16();
+        let text = res.text().await.map_err(|e| e.to_string())?;
+        if status != 200 {
+            return Err(format!("status {status}: {}", &text[..text.len().min(500)]));
+        }
+        Ok(())
+    }
+
+    async fn create_patient(&self, body: Vec<u8>) -> String {
+        let res = self
+            .client
+            .post(format!("{}/Patient", self.base))
+            .header("Content-Type", FHIR_JSON)
+            .header("Prefer", "return=minimal")
+            .body(body)
+            .send()
+            .await
+            .expect("create request");
+        assert_eq!(res.status().as_u16(), 201, "create");
+        let location = res.headers().get("location").and_then(|v| v.to_str().ok()).expect("Location").to_string();
+        let _ = res.bytes().await;
+        // [base]/Patient/<id>/_history/1
+        location.rsplit('/').nth(2).expect("id in Location").to_string()
+    }
+
+    async fn read_patient(&self, id: &str) {
+        let res = self.client.get(format!("{}/Patient/{id}", self.base)).send().await.expect("read request");
+        assert_eq!(res.status().as_u16(), 200, "read Patient/{id}");
+        let body = res.bytes().await.expect("read body");
+        assert!(!body.is_empty());
+    }
+}
+
+struct Database {
+    name: String,
+    url: String,
+}
+
+impl Database {
+    async fn create(admin: &str) -> Database {
+        let name = format!("ipe_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to PostgreSQL");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+        let (server, _) = admin.rsplit_once('/').expect("URL has a database");
+        let url = format!("{server}/{name}");
+        Database { name, url }
+    }
+
+    /// Drops the database, closing the (still running) server's connections.
+    async fn drop(self, admin: &str) {
+        let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to PostgreSQL");
+        let sql = format!("DROP DATABASE {} WITH (FORCE)", self.name);
+        if let Err(e) = sqlx::query(&sql).execute(&mut conn).await {
+            eprintln!("could not drop {}: {e}", self.name);
+        }
+    }
+}
+
+async fn pg_setting(admin: &str, name: &str) -> String {
+    let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to PostgreSQL");
+    sqlx::query_scalar::<_, String>(&format!("SHOW {name}")).fetch_one(&mut conn).await.expect("SHOW")
+}
+
+// --- output ----------------------------------------------------------------
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<36} {:>7} {:>8} {:>9} {:>10} {:>12} {:>9} {:>9}",
+        "workload", "clients", "requests", "time s", "req/s", "resources/s", "p50 ms", "p99 ms"
+    );
+    println!("{}", "-".repeat(107));
+    for r in rows {
+        let secs = r.elapsed.as_secs_f64();
+        let resources = r.resources_per_s.map_or_else(|| "-".to_string(), |v| format!("{v:.0}"));
+        println!(
+            "{:<36} {:>7} {:>8} {:>9.2} {:>10.1} {:>12} {:>9.3} {:>9.3}{}",
+            r.workload,
+            r.clients,
+            r.requests,
+            secs,
+            r.requests as f64 / secs,
+            resources,
+            ms(percentile(&r.latencies, 0.50)),
+            ms(percentile(&r.latencies, 0.99)),
+            if r.note.is_empty() { String::new() } else { format!("  ({})", r.note) }
+        );
+    }
+}
+
+/// Nearest-rank percentile of sorted latencies.
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

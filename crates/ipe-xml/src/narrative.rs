@@ -1,0 +1,260 @@
+//! Narrative (`text.div`) carried through the conversion verbatim.
+//!
+//! fhirbolt's own handling of the XHTML `div` is lossy: its XML reader trims
+//! every text node (`Peter James <b>Chalmers</b>` becomes
+//! `Peter James<b>Chalmers</b>`), drops the attributes of the outer `div`,
+//! and its writer re-indents the markup. Narrative is what a human reads, so
+//! Ipê keeps it byte for byte instead: before fhirbolt sees a document, every
+//! `div` is swapped for a placeholder whose text is a numbered marker; after
+//! fhirbolt is done, each marker is swapped back for the original markup.
+//!
+//! Byte for byte includes line ends: CR LF in a JSON narrative goes to XML
+//! as is and comes back as is. (An XML parser reads it as LF, as it would
+//! the same markup inside the JSON string: the content is the same.)
+//!
+//! The markup itself is checked here for well-formedness, because fhirbolt
+//! no longer gets to look at it.
+
+use std::borrow::Cow;
+
+use fhirbolt::element::{Primitive, Value};
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use crate::{R4Element, XmlError};
+
+pub(crate) const XHTML_NAMESPACE: &str = "http://www.w3.org/1999/xhtml";
+
+const MARKER_PREFIX: &str = "ipe-xml-narrative-";
+
+/// The XHTML of every narrative taken out of a document, by marker number.
+#[derive(Default)]
+pub(crate) struct Stash {
+    divs: Vec<Option<String>>,
+}
+
+impl Stash {
+    /// Keeps `div` and returns the placeholder `div` that stands for it.
+    pub(crate) fn put(&mut self, div: String) -> String {
+        let marker = self.divs.len();
+        self.divs.push(Some(div));
+        format!("<div xmlns=\"{XHTML_NAMESPACE}\">{MARKER_PREFIX}{marker}</div>")
+    }
+
+    /// The markup a marker text (`ipe-xml-narrative-3`) stands for, once.
+    pub(crate) fn take_marker(&mut self, marker: &str) -> Option<String> {
+        let number: usize = marker.strip_prefix(MARKER_PREFIX)?.parse().ok()?;
+        self.divs.get_mut(number)?.take()
+    }
+
+    /// The markup a whole placeholder `div` stands for, once.
+    fn take_placeholder(&mut self, placeholder: &str) -> Option<String> {
+        let prefix = format!("<div xmlns=\"{XHTML_NAMESPACE}\">");
+        let marker = placeholder.strip_prefix(&prefix)?.strip_suffix("</div>")?;
+        self.take_marker(marker)
+    }
+
+    /// Fails unless every narrative found its way back into the output: a
+    /// marker fhirbolt moved or dropped would otherwise lose content silently.
+    pub(crate) fn check_all_placed(&self) -> Result<(), XmlError> {
+        match self.divs.iter().position(Option::is_some) {
+            None => Ok(()),
+            Some(n) => Err(XmlError::InvalidNarrative(format!(
+                "narrative number {} could not be placed back into the document",
+                n + 1
+            ))),
+        }
+    }
+}
+
+/// Puts the stashed markup back wherever fhirbolt parsed a placeholder.
+pub(crate) fn restore(element: &mut R4Element, stash: &mut Stash) {
+    for (key, value) in element.iter_mut() {
+        if key == "div" {
+            if let Value::Element(div) = value {
+                restore_div(div, stash);
+                continue;
+            }
+        }
+        match value {
+            Value::Element(child) => restore(child, stash),
+            Value::Sequence(children) => children.iter_mut().for_each(|c| restore(c, stash)),
+            Value::Primitive(_) => {}
+        }
+    }
+}
+
+fn restore_div(div: &mut R4Element, stash: &mut Stash) {
+    if let Some(Value::Primitive(Primitive::String(xhtml))) = div.get_mut("value") {
+        if let Some(original) = stash.take_placeholder(xhtml) {
+            *xhtml = original;
+        }
+    }
+}
+
+/// Checks a narrative taken from JSON and returns it ready to be embedded in
+/// XML: trimmed, and with the XHTML namespace declared if it was left out
+/// (fhirbolt would otherwise emit a `div` in the FHIR namespace).
+pub(crate) fn check_json_div(div: &str) -> Result<Cow<'_, str>, XmlError> {
+    let div = div.trim();
+    if let Some(c) = div.chars().find(|&c| !crate::xml_output::is_xml_char(c)) {
+        return Err(crate::xml_output::not_an_xml_char(c));
+    }
+    let root = check_fragment(div).map_err(XmlError::InvalidNarrative)?;
+    match root.xmlns {
+        Some(ns) if ns == XHTML_NAMESPACE => Ok(Cow::Borrowed(div)),
+        Some(ns) => Err(XmlError::InvalidNarrative(format!(
+            "the div must be in the XHTML namespace \"{XHTML_NAMESPACE}\", not \"{ns}\""
+        ))),
+        // `div` starts with "<div" (checked): declare the namespace right after it.
+        None => Ok(Cow::Owned(format!(
+            "<div xmlns=\"{XHTML_NAMESPACE}\"{}",
+            &div["<div".len()..]
+        ))),
+    }
+}
+
+/// What [`check_fragment`] learnt about the root element.
+struct Root {
+    /// The value of its `xmlns` attribute, if any.
+    xmlns: Option<String>,
+}
+
+/// Checks that `div` is exactly one well-formed, unprefixed `<div>` element.
+fn check_fragment(div: &str) -> Result<Root, String> {
+    let mut reader = Reader::from_str(div);
+    let mut depth = 0usize;
+    let mut root = None;
+    loop {
+        let at = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("{e} (at character {})", char_offset(div, at)))?;
+        check_xhtml_event(&event)
+            .map_err(|e| format!("{e} (at character {})", char_offset(div, at)))?;
+        match event {
+            Event::Start(ref start) | Event::Empty(ref start) if depth == 0 => {
+                if root.is_some() {
+                    return Err("the narrative must be a single <div> element".into());
+                }
+                if start.name().as_ref() != b"div" {
+                    return Err("the narrative must be a <div> element".into());
+                }
+                root = Some(Root {
+                    xmlns: xmlns_of(start)?,
+                });
+            }
+            Event::Text(ref text) if depth == 0 && !text.iter().all(u8::is_ascii_whitespace) => {
+                return Err("text outside the <div> element".into());
+            }
+            Event::Decl(_) | Event::DocType(_) => {
+                return Err("an XML declaration or DOCTYPE is not allowed in a narrative".into())
+            }
+            Event::Eof if depth > 0 => return Err("unclosed element in the narrative".into()),
+            Event::Eof => break,
+            _ => {}
+        }
+        depth = match event {
+            Event::Start(_) => depth + 1,
+            Event::End(_) => depth.saturating_sub(1),
+            _ => depth,
+        };
+    }
+    root.ok_or_else(|| "the narrative is empty".into())
+}
+
+fn xmlns_of(start: &quick_xml::events::BytesStart) -> Result<Option<String>, String> {
+    for attribute in start.attributes() {
+        let attribute = attribute.map_err(|e| e.to_string())?;
+        if attribute.key.as_ref() == b"xmlns" {
+            let value = attribute.unescape_value().map_err(|e| e.to_string())?;
+            return Ok(Some(value.into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Checks what quick-xml leaves unchecked while reading: attribute syntax
+/// and character/entity references. A narrative with `&nbsp;` (an HTML
+/// entity, undefined in XML) would make the XML Ipê emits unreadable.
+pub(crate) fn check_xhtml_event(event: &Event) -> Result<(), String> {
+    match event {
+        Event::Start(start) | Event::Empty(start) => {
+            for attribute in start.attributes() {
+                let attribute = attribute.map_err(|e| e.to_string())?;
+                attribute.unescape_value().map_err(|e| e.to_string())?;
+            }
+        }
+        Event::Text(text) => {
+            text.unescape().map_err(|e| e.to_string())?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// 1-based character position of byte `at` in `s`, for error messages.
+fn char_offset(s: &str, at: usize) -> usize {
+    s.get(..at).map_or(at, |prefix| prefix.chars().count()) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The marker scheme must round-trip, and each marker must be usable once.
+    #[test]
+    fn placeholders_give_back_their_markup_once() {
+        let mut stash = Stash::default();
+        let p0 = stash.put("<div xmlns=\"x\">a</div>".into());
+        let p1 = stash.put("<div xmlns=\"x\">b</div>".into());
+        assert!(stash.check_all_placed().is_err());
+        assert_eq!(
+            stash.take_placeholder(&p1).as_deref(),
+            Some("<div xmlns=\"x\">b</div>")
+        );
+        assert_eq!(stash.take_placeholder(&p1), None);
+        assert_eq!(
+            stash.take_marker("ipe-xml-narrative-0").as_deref(),
+            Some("<div xmlns=\"x\">a</div>")
+        );
+        assert!(stash.check_all_placed().is_ok());
+        assert_eq!(stash.take_placeholder(&p0), None);
+        assert_eq!(stash.take_marker("ipe-xml-narrative-7"), None);
+    }
+
+    /// JSON narrative is embedded verbatim in XML, so it must be well-formed.
+    #[test]
+    fn json_narrative_must_be_one_well_formed_xhtml_div() {
+        let ok = "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>a &amp; b</p></div>";
+        assert_eq!(check_json_div(ok).unwrap(), ok);
+        for bad in [
+            "",
+            "plain text",
+            "<p xmlns=\"http://www.w3.org/1999/xhtml\">x</p>",
+            "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>x</div>",
+            "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div><div/>",
+            "<div xmlns=\"http://www.w3.org/1999/xhtml\">a&nbsp;b</div>",
+            "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p class=x>a</p></div>",
+            "<div xmlns=\"http://hl7.org/fhir\">x</div>",
+            "<div xmlns=\"http://www.w3.org/1999/xhtml\">x",
+            "<!DOCTYPE div><div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>",
+        ] {
+            assert!(check_json_div(bad).is_err(), "accepted {bad:?}");
+        }
+    }
+
+    /// A div without its namespace declaration would land in the FHIR
+    /// namespace in XML; declaring it is the only sensible repair.
+    #[test]
+    fn json_narrative_gets_the_xhtml_namespace_declared() {
+        assert_eq!(
+            check_json_div(" <div class=\"c\">x</div> ").unwrap(),
+            "<div xmlns=\"http://www.w3.org/1999/xhtml\" class=\"c\">x</div>"
+        );
+        assert_eq!(
+            check_json_div("<div/>").unwrap(),
+            "<div xmlns=\"http://www.w3.org/1999/xhtml\"/>"
+        );
+    }
+}

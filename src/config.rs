@@ -1,0 +1,226 @@
+//! One typed configuration: defaults, then an optional TOML file
+//! (`--config` / `IPE_CONFIG`), then `IPE_*` environment variables and
+//! command-line flags (clap reads both). Checked once at start.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Settings as given on the command line or in `IPE_*` variables. Every
+/// field is optional so the file and the defaults can fill the rest.
+#[derive(Debug, Default, Clone, Args)]
+pub struct Overrides {
+    /// TOML configuration file.
+    #[arg(long, env = "IPE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "IPE_HOST")]
+    pub host: Option<String>,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "IPE_PORT")]
+    pub port: Option<u16>,
+    /// `sqlite:<path>` or `postgres://user@host:port/db`.
+    #[arg(long, env = "IPE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Maximum database connections.
+    #[arg(long, env = "IPE_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+    /// Public base URL (e.g. `https://fhir.example.org/r4`); by default taken from each request.
+    #[arg(long, env = "IPE_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "IPE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Whether PUT may create a resource with a client-chosen id.
+    #[arg(long, env = "IPE_UPDATE_CREATE")]
+    pub update_create: Option<bool>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "IPE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The file layer: same names as the flags, snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    host: Option<String>,
+    port: Option<u16>,
+    database_url: Option<String>,
+    database_max_connections: Option<u32>,
+    base_url: Option<String>,
+    max_body_bytes: Option<usize>,
+    update_create: Option<bool>,
+    log_format: Option<LogFormat>,
+}
+
+/// The checked configuration the server runs with.
+#[derive(Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub database_url: DatabaseUrl,
+    pub database_max_connections: u32,
+    pub base_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub update_create: bool,
+    pub log_format: LogFormat,
+}
+
+/// A database URL; its `Debug`/`Display` hide any password.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme), Some(at)) if self.0[scheme + 3..at].contains(':') => {
+                let user_end = scheme + 3 + self.0[scheme + 3..at].find(':').unwrap_or(0);
+                write!(f, "{}:***{}", &self.0[..user_end], &self.0[at..])
+            }
+            _ => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("configuration file {path} is invalid: {source}")]
+    Parse { path: String, source: Box<toml::de::Error> },
+    #[error("database_url '{0}' is not supported: use sqlite:<path> or postgres://…")]
+    DatabaseUrl(String),
+    #[error("base_url '{0}' must start with http:// or https://")]
+    BaseUrl(String),
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+}
+
+impl Config {
+    /// Defaults ← file ← environment/flags.
+    pub fn load(o: &Overrides) -> Result<Self, ConfigError> {
+        let file = match &o.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let database_url = o
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| "sqlite:./data/ipe.db".to_string());
+        let config = Config {
+            host: o.host.clone().or(file.host).unwrap_or_else(|| "0.0.0.0".into()),
+            port: o.port.or(file.port).unwrap_or(8080),
+            database_url: DatabaseUrl(database_url),
+            database_max_connections: o
+                .database_max_connections
+                .or(file.database_max_connections)
+                .unwrap_or(16),
+            base_url: o
+                .base_url
+                .clone()
+                .or(file.base_url)
+                .map(|u| u.trim_end_matches('/').to_string()),
+            max_body_bytes: o.max_body_bytes.or(file.max_body_bytes).unwrap_or(64 * 1024 * 1024),
+            update_create: o.update_create.or(file.update_create).unwrap_or(true),
+            log_format: o.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+        };
+        config.check()
+    }
+
+    fn check(self) -> Result<Self, ConfigError> {
+        let url = self.database_url.expose();
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !known.iter().any(|p| url.starts_with(p)) || url == "sqlite:" {
+            return Err(ConfigError::DatabaseUrl(self.database_url.to_string()));
+        }
+        if let Some(base) = &self.base_url {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(ConfigError::BaseUrl(base.clone()));
+            }
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::Zero("max_body_bytes"));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::Zero("database_max_connections"));
+        }
+        Ok(self)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: shown,
+        source: Box::new(source),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_port_8080_and_embedded_sqlite() {
+        let c = Config::load(&Overrides::default()).map_err(|e| e.to_string());
+        let c = c.as_ref().map(|c| (c.port, c.database_url.expose().to_string()));
+        assert_eq!(c, Ok((8080, "sqlite:./data/ipe.db".to_string())));
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("ipe-config-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let file = dir.join("ipe.toml");
+        let _ = std::fs::write(&file, "port = 9000\nupdate_create = false\n");
+        let o = Overrides {
+            config: Some(file),
+            port: Some(9100),
+            ..Default::default()
+        };
+        let c = Config::load(&o).map_err(|e| e.to_string());
+        assert_eq!(c.as_ref().map(|c| (c.port, c.update_create)), Ok((9100, false)));
+    }
+
+    #[test]
+    fn unknown_database_scheme_is_refused_at_start() {
+        let o = Overrides {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        };
+        assert!(matches!(Config::load(&o), Err(ConfigError::DatabaseUrl(_))));
+    }
+
+    #[test]
+    fn password_never_prints() {
+        let u = DatabaseUrl("postgres://ipe:s3cret@db:5432/ipe".into());
+        assert_eq!(u.to_string(), "postgres://ipe:***@db:5432/ipe");
+    }
+}

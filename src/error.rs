@@ -1,0 +1,180 @@
+//! The FHIR error type of every interaction and the one place that decides
+//! what a client sees for it.
+//!
+//! | error                    | status | issue code     |
+//! |--------------------------|--------|----------------|
+//! | `UnknownResourceType`    | 404    | not-supported  |
+//! | `NotFound`               | 404    | not-found      |
+//! | `Gone`                   | 410    | deleted        |
+//! | `Invalid`                | 400    | (per issue)    |
+//! | `Unprocessable`          | 422    | (per issue)    |
+//! | `PreconditionFailed`     | 412    | conflict       |
+//! | `Conflict`               | 409    | conflict       |
+//! | `MethodNotAllowed`       | 405    | not-supported  |
+//! | `UnsupportedMediaType`   | 415    | not-supported  |
+//! | `NotAcceptable`          | 406    | not-supported  |
+//! | `PayloadTooLarge`        | 413    | too-long       |
+//! | `NotImplemented`         | 501    | not-supported  |
+//! | `Store`                  | 500    | exception (detail only in the log) |
+//! | `Unavailable`            | 503    | transient      |
+//! | `InEntry`                | that of the failed entry | (per issue, located in the Bundle) |
+
+use thiserror::Error;
+
+use crate::outcome::{Issue, IssueType};
+use crate::store::StoreError;
+
+#[derive(Debug, Error)]
+pub enum FhirError {
+    #[error("unknown resource type '{0}'")]
+    UnknownResourceType(String),
+    #[error("{0} is not known")]
+    NotFound(String),
+    #[error("{0} has been deleted")]
+    Gone(String),
+    #[error("the request is invalid")]
+    Invalid(Vec<Issue>),
+    #[error("the request cannot be processed")]
+    Unprocessable(Vec<Issue>),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    NotAcceptable(String),
+    #[error("the request body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    NotImplemented(String),
+    /// A transaction failed because of one entry; carries that entry's
+    /// status and issues, located at `Bundle.entry[i]`.
+    #[error("transaction entry failed")]
+    InEntry { status: u16, issues: Vec<Issue> },
+    #[error("the database is unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Store(#[source] StoreError),
+}
+
+impl From<StoreError> for FhirError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::ConcurrentCreate { rtype, id } => {
+                FhirError::Conflict(format!("{rtype}/{id} was created by a concurrent request; retry"))
+            }
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => FhirError::Unavailable(e),
+            other => FhirError::Store(other),
+        }
+    }
+}
+
+impl FhirError {
+    /// One 400 issue at a FHIRPath location.
+    pub fn invalid(code: IssueType, message: impl Into<String>, expression: Option<&str>) -> Self {
+        let issue = Issue::error(code, message);
+        FhirError::Invalid(vec![match expression {
+            Some(e) => issue.at(e),
+            None => issue,
+        }])
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            FhirError::UnknownResourceType(_) | FhirError::NotFound(_) => 404,
+            FhirError::Gone(_) => 410,
+            FhirError::Invalid(_) => 400,
+            FhirError::Unprocessable(_) => 422,
+            FhirError::PreconditionFailed(_) => 412,
+            FhirError::Conflict(_) => 409,
+            FhirError::MethodNotAllowed(_) => 405,
+            FhirError::UnsupportedMediaType(_) => 415,
+            FhirError::NotAcceptable(_) => 406,
+            FhirError::PayloadTooLarge(_) => 413,
+            FhirError::NotImplemented(_) => 501,
+            FhirError::Unavailable(_) => 503,
+            FhirError::Store(_) => 500,
+            FhirError::InEntry { status, .. } => *status,
+        }
+    }
+
+    /// What the client may see: internal detail is never included.
+    pub fn issues(&self) -> Vec<Issue> {
+        let code = match self {
+            FhirError::Invalid(issues) | FhirError::Unprocessable(issues) | FhirError::InEntry { issues, .. } => {
+                return issues.clone()
+            }
+            FhirError::UnknownResourceType(_)
+            | FhirError::MethodNotAllowed(_)
+            | FhirError::UnsupportedMediaType(_)
+            | FhirError::NotAcceptable(_)
+            | FhirError::NotImplemented(_) => IssueType::NotSupported,
+            FhirError::NotFound(_) => IssueType::NotFound,
+            FhirError::Gone(_) => IssueType::Deleted,
+            FhirError::PreconditionFailed(_) | FhirError::Conflict(_) => IssueType::Conflict,
+            FhirError::PayloadTooLarge(_) => IssueType::TooLong,
+            FhirError::Unavailable(_) => IssueType::Transient,
+            FhirError::Store(_) => IssueType::Exception,
+        };
+        vec![Issue::error(code, self.to_string())]
+    }
+
+    /// Locates this error at `Bundle.entry[index]` (server errors stay as they
+    /// are, so their detail stays hidden).
+    pub fn in_entry(self, index: usize) -> Self {
+        if self.is_server_error() {
+            return self;
+        }
+        let status = self.status();
+        let prefix = format!("Bundle.entry[{index}]");
+        let issues = self
+            .issues()
+            .into_iter()
+            .map(|mut issue| {
+                issue.expression = Some(match issue.expression.take() {
+                    // `Patient.name[0]` inside the entry's resource.
+                    Some(e) => match e.split_once('.') {
+                        Some((_, rest)) if e.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                            format!("{prefix}.resource.{rest}")
+                        }
+                        _ => format!("{prefix}.{e}"),
+                    },
+                    None => prefix.clone(),
+                });
+                issue.diagnostics = format!("entry {index}: {}", issue.diagnostics);
+                issue
+            })
+            .collect();
+        FhirError::InEntry { status, issues }
+    }
+
+    /// Whether this is the server's fault (logged as an error).
+    pub fn is_server_error(&self) -> bool {
+        self.status() >= 500 && !matches!(self, FhirError::NotImplemented(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_detail_from_clients() {
+        let e = FhirError::Store(StoreError::Corrupt("secret table name".into()));
+        assert_eq!(e.status(), 500);
+        assert!(!e.issues()[0].diagnostics.contains("secret"));
+    }
+
+    #[test]
+    fn lost_create_race_is_a_conflict_not_a_server_error() {
+        let e: FhirError = StoreError::ConcurrentCreate {
+            rtype: "Patient".into(),
+            id: "a".into(),
+        }
+        .into();
+        assert_eq!(e.status(), 409);
+    }
+}

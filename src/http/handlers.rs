@@ -1,0 +1,349 @@
+//! One thin handler per interaction: read the request, call `rest::`, shape
+//! the response. No FHIR logic lives here.
+
+use std::future::Future;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
+
+use super::format::{body_kind, parse_json, parse_resource, BodyKind, Format, Negotiated};
+use super::request::{self, if_match, if_none_match_hits, not_modified_since, prefer_return};
+use super::response;
+use super::AppState;
+use crate::error::FhirError;
+use crate::model::elements::{select_elements, summarize, SummaryMode};
+use crate::outcome::IssueType;
+use crate::rest::{self, delete::Deleted, patch::JsonPatch, Versioned};
+use crate::store::HistoryScope;
+
+/// Negotiates the format, runs `f`, and turns an error into an
+/// OperationOutcome in that format.
+async fn handle<F, Fut>(req: HttpRequest, f: F) -> HttpResponse
+where
+    F: FnOnce(HttpRequest, Negotiated, Vec<(String, String)>) -> Fut,
+    Fut: Future<Output = Result<HttpResponse, FhirError>>,
+{
+    let json = Negotiated {
+        format: Format::Json,
+        pretty: false,
+    };
+    let query = match request::query(&req) {
+        Ok(q) => q,
+        Err(e) => return response::error(&json, e),
+    };
+    let neg = match Negotiated::from_request(&req, &query) {
+        Ok(n) => n,
+        Err(e) => return response::error(&json, e),
+    };
+    match f(req, neg, query).await {
+        Ok(res) => res,
+        Err(e) => response::error(&neg, e),
+    }
+}
+
+/// Reads the body of a create/update as a resource in JSON.
+async fn resource_body(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<Value, FhirError> {
+    let body = request::body(req, payload, state.max_body_bytes).await?;
+    match body_kind(req, &body)? {
+        BodyKind::Resource(format) => parse_resource(&body, format),
+        BodyKind::JsonPatch => Err(FhirError::UnsupportedMediaType(
+            "application/json-patch+json is only accepted by PATCH".into(),
+        )),
+    }
+}
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Applies `_summary` / `_elements` to a resource read.
+fn subset(query: &[(String, String)], body: Vec<u8>) -> Result<Vec<u8>, FhirError> {
+    let summary = match param(query, "_summary") {
+        None => None,
+        Some(s) => match SummaryMode::parse(s) {
+            Some(SummaryMode::Count) | None => {
+                return Err(FhirError::invalid(
+                    IssueType::Value,
+                    format!("_summary '{s}' is not valid here: use true, text, data or false"),
+                    None,
+                ))
+            }
+            Some(SummaryMode::False) => None,
+            Some(mode) => Some(mode),
+        },
+    };
+    let elements: Option<Vec<&str>> =
+        param(query, "_elements").map(|e| e.split(',').map(str::trim).filter(|s| !s.is_empty()).collect());
+    if summary.is_none() && elements.is_none() {
+        return Ok(body);
+    }
+    let mut resource = parse_json(&body)?;
+    if let Some(mode) = summary {
+        resource = summarize(&resource, mode);
+    }
+    if let Some(names) = elements {
+        resource = select_elements(&resource, &names);
+    }
+    Ok(resource.to_string().into_bytes())
+}
+
+/// 304 when the client's copy is current (`If-None-Match` / `If-Modified-Since`).
+fn not_modified(req: &HttpRequest, v: &Versioned) -> Option<HttpResponse> {
+    (if_none_match_hits(req, v.version) || not_modified_since(req, v.last_updated)).then(|| {
+        let mut res = HttpResponse::NotModified().finish();
+        response::version_headers(&mut res, v);
+        res
+    })
+}
+
+fn served(
+    req: &HttpRequest,
+    neg: &Negotiated,
+    query: &[(String, String)],
+    v: Versioned,
+) -> Result<HttpResponse, FhirError> {
+    if let Some(res) = not_modified(req, &v) {
+        return Ok(res);
+    }
+    let body = subset(query, v.body.clone().unwrap_or_default())?;
+    Ok(response::resource(neg, StatusCode::OK, &v, body))
+}
+
+pub async fn read(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let (rtype, id) = (rest::resource_type(&path.0)?, rest::id(&path.1)?);
+        let v = rest::read::read(&state.ctx, rtype, &id).await?;
+        served(&req, &neg, &query, v)
+    })
+    .await
+}
+
+pub async fn vread(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let (rtype, id) = (rest::resource_type(&path.0)?, rest::id(&path.1)?);
+        let v = rest::vread::vread(&state.ctx, rtype, &id, &path.2).await?;
+        served(&req, &neg, &query, v)
+    })
+    .await
+}
+
+pub async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, _| async move {
+        let rtype = rest::resource_type(&path)?;
+        if req.headers().contains_key("If-None-Exist") {
+            return Err(FhirError::NotImplemented(
+                "conditional create (If-None-Exist) needs search, which is not built yet".into(),
+            ));
+        }
+        let resource = resource_body(&req, payload, &state).await?;
+        let w = rest::create::create(&state.ctx, rtype, resource).await?;
+        Ok(response::written(
+            &neg,
+            StatusCode::CREATED,
+            &w.version,
+            &state.base(&req),
+            prefer_return(&req),
+        ))
+    })
+    .await
+}
+
+pub async fn update(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, _| async move {
+        let (rtype, id) = (rest::resource_type(&path.0)?, rest::id(&path.1)?);
+        let precondition = if_match(&req)?;
+        let resource = resource_body(&req, payload, &state).await?;
+        let w = rest::update::update(&state.ctx, rtype, &id, resource, precondition).await?;
+        let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
+        Ok(response::written(
+            &neg,
+            status,
+            &w.version,
+            &state.base(&req),
+            prefer_return(&req),
+        ))
+    })
+    .await
+}
+
+pub async fn patch(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, _| async move {
+        let (rtype, id) = (rest::resource_type(&path.0)?, rest::id(&path.1)?);
+        let precondition = if_match(&req)?;
+        let body = request::body(&req, payload, state.max_body_bytes).await?;
+        if body_kind(&req, &body)? != BodyKind::JsonPatch {
+            return Err(FhirError::UnsupportedMediaType(
+                "PATCH takes application/json-patch+json; FHIRPath Patch is not built yet".into(),
+            ));
+        }
+        let patch = JsonPatch::parse(&parse_json(&body)?)?;
+        let w = rest::patch::patch(&state.ctx, rtype, &id, &patch, precondition).await?;
+        Ok(response::written(
+            &neg,
+            StatusCode::OK,
+            &w.version,
+            &state.base(&req),
+            prefer_return(&req),
+        ))
+    })
+    .await
+}
+
+pub async fn delete(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |req, neg, _| async move {
+        let (rtype, id) = (rest::resource_type(&path.0)?, rest::id(&path.1)?);
+        let deleted = rest::delete::delete(&state.ctx, rtype, &id, if_match(&req)?).await?;
+        let ret = prefer_return(&req);
+        let mut res = if ret == rest::Return::OperationOutcome {
+            response::outcome(
+                &neg,
+                StatusCode::OK,
+                &[crate::outcome::Issue::information(format!("{rtype}/{id} deleted"))],
+            )
+        } else {
+            HttpResponse::NoContent().finish()
+        };
+        if let Deleted::Now(v) = &deleted {
+            response::version_headers(&mut res, v);
+        }
+        Ok(res)
+    })
+    .await
+}
+
+pub async fn history_instance(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let (rtype, id) = (rest::resource_type(&path.0)?, rest::id(&path.1)?);
+        let scope = HistoryScope::Instance {
+            resource_type: rtype.as_str(),
+            id: id.as_str(),
+        };
+        let rel = format!("{rtype}/{id}/_history");
+        let bundle = rest::history::history(&state.ctx, scope, &query, &state.base(&req), &rel).await?;
+        Ok(response::json_body(&neg, StatusCode::OK, bundle))
+    })
+    .await
+}
+
+pub async fn history_type(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let rtype = rest::resource_type(&path)?;
+        let scope = HistoryScope::Type {
+            resource_type: rtype.as_str(),
+        };
+        let rel = format!("{rtype}/_history");
+        let bundle = rest::history::history(&state.ctx, scope, &query, &state.base(&req), &rel).await?;
+        Ok(response::json_body(&neg, StatusCode::OK, bundle))
+    })
+    .await
+}
+
+pub async fn history_system(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let bundle =
+            rest::history::history(&state.ctx, HistoryScope::System, &query, &state.base(&req), "_history").await?;
+        Ok(response::json_body(&neg, StatusCode::OK, bundle))
+    })
+    .await
+}
+
+pub async fn bundle(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |req, neg, _| async move {
+        let bundle = resource_body(&req, payload, &state).await?;
+        let out = rest::transaction::submit(&state.ctx, bundle, &state.base(&req), prefer_return(&req)).await?;
+        Ok(response::json_body(&neg, StatusCode::OK, out))
+    })
+    .await
+}
+
+pub async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |req, neg, _| async move {
+        let cs = rest::capabilities::capability_statement(&state.ctx, &state.base(&req), &state.started_at);
+        Ok(response::json_body(&neg, StatusCode::OK, cs.to_string().into_bytes()))
+    })
+    .await
+}
+
+/// Search is not built yet: say so rather than return an empty Bundle
+/// (after checking the type, so `GET /Foo` is still a 404).
+pub async fn search_not_built(req: HttpRequest) -> HttpResponse {
+    let rtype = req.match_info().get("type").map(str::to_string);
+    handle(req, |_, _, _| async move {
+        if let Some(t) = rtype {
+            rest::resource_type(&t)?;
+        }
+        Err(FhirError::NotImplemented(
+            "search is not implemented by this server yet".into(),
+        ))
+    })
+    .await
+}
+
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    handle(req, |_, _, _| async move {
+        Err(FhirError::MethodNotAllowed(format!(
+            "{method} is not allowed on {path}"
+        )))
+    })
+    .await
+}
+
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    let path = req.path().to_string();
+    handle(req, |_, _, _| async move {
+        let first = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        // `/Foo/1` names an unknown resource type; anything else is just not here.
+        match rest::resource_type(&first) {
+            Err(e) if first.starts_with(|c: char| c.is_ascii_uppercase()) => Err(e),
+            _ => Err(FhirError::NotFound(format!("the path {path}"))),
+        }
+    })
+    .await
+}
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+pub async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |_, neg, _| async move {
+        state.ctx.store.ping().await.map_err(FhirError::Unavailable)?;
+        Ok(response::outcome(
+            &neg,
+            StatusCode::OK,
+            &[crate::outcome::Issue::information("ready: the database answers")],
+        ))
+    })
+    .await
+}

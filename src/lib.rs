@@ -1,0 +1,25 @@
+//! Ipê: a FHIR R4 (4.0.1) server on PostgreSQL and SQLite.
+//!
+//! # Layout
+//!
+//! - [`config`]: one typed configuration (defaults ← file ← `IPE_*` / flags).
+//! - [`startup`]: wires store, validator and HTTP server together.
+//! - [`http`]: actix-web edge: routing, content negotiation, errors → OperationOutcome.
+//! - [`rest`]: the FHIR interactions as plain async functions (no HTTP types).
+//! - [`store`]: resources, versions and the change feed on PostgreSQL or SQLite.
+//! - [`validation`]: structural checks against the official R4 JSON Schema.
+//! - [`model`]: resource types, ids, date ranges, `_summary` / `_elements`.
+//! - [`outcome`] and [`error`]: OperationOutcome issues and the one error type
+//!   every interaction returns, with its status mapping.
+//! - [`clock`]: injected time and id generation.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod outcome;
+pub mod rest;
+pub mod startup;
+pub mod store;
+pub mod validation;

@@ -1,0 +1,346 @@
+//! What batch and transaction share: reading `Bundle.entry.request` into an
+//! action, and carrying out one action.
+
+use serde_json::{json, Map, Value};
+
+use super::patch::JsonPatch;
+use super::{create, delete, patch, read, update, vread, Context, IfMatch, Return, Versioned, Written};
+use crate::clock::instant;
+use crate::error::FhirError;
+use crate::model::{Id, ResourceType};
+use crate::outcome::{operation_outcome, IssueType};
+use crate::store::{Method, WriteTx};
+
+/// What one entry asks for.
+pub(super) enum Action {
+    Read {
+        rtype: ResourceType,
+        id: Id,
+    },
+    VRead {
+        rtype: ResourceType,
+        id: Id,
+        vid: String,
+    },
+    Create {
+        rtype: ResourceType,
+        resource: Value,
+    },
+    Update {
+        rtype: ResourceType,
+        id: Id,
+        resource: Value,
+        if_match: IfMatch,
+    },
+    Patch {
+        rtype: ResourceType,
+        id: Id,
+        patch: JsonPatch,
+        if_match: IfMatch,
+    },
+    Delete {
+        rtype: ResourceType,
+        id: Id,
+        if_match: IfMatch,
+    },
+}
+
+impl Action {
+    /// Processing order within a transaction (the spec's: DELETE, POST,
+    /// PUT/PATCH, GET).
+    pub(super) fn order(&self) -> u8 {
+        match self {
+            Action::Delete { .. } => 0,
+            Action::Create { .. } => 1,
+            Action::Update { .. } | Action::Patch { .. } => 2,
+            Action::Read { .. } | Action::VRead { .. } => 3,
+        }
+    }
+
+    pub(super) fn is_read(&self) -> bool {
+        self.order() == 3
+    }
+
+    /// The `Type/id` a write touches, to refuse two writes to one resource.
+    pub(super) fn target(&self) -> Option<String> {
+        match self {
+            Action::Update { rtype, id, .. } | Action::Patch { rtype, id, .. } | Action::Delete { rtype, id, .. } => {
+                Some(format!("{rtype}/{id}"))
+            }
+            _ => None,
+        }
+    }
+
+    pub(super) fn resource_mut(&mut self) -> Option<&mut Value> {
+        match self {
+            Action::Create { resource, .. } | Action::Update { resource, .. } => Some(resource),
+            _ => None,
+        }
+    }
+}
+
+pub(super) struct Entry {
+    pub full_url: Option<String>,
+    pub action: Action,
+}
+
+/// Reads `Bundle.entry[index]`. `base` is stripped from absolute URLs.
+pub(super) fn parse(index: usize, entry: &Value, base: &str) -> Result<Entry, FhirError> {
+    let at = |field: &str| format!("Bundle.entry[{index}].{field}");
+    let bad = |code, msg: String, field: &str| FhirError::invalid(code, msg, Some(&at(field)));
+    let request = entry
+        .get("request")
+        .ok_or_else(|| bad(IssueType::Required, "entry has no request".into(), "request"))?;
+    let method = request.get("method").and_then(Value::as_str).unwrap_or_default();
+    let url = request.get("url").and_then(Value::as_str).unwrap_or_default();
+    let url = url.strip_prefix(base).map(|u| u.trim_start_matches('/')).unwrap_or(url);
+    if url.contains('?') || request.get("ifNoneExist").is_some() {
+        return Err(FhirError::NotImplemented(format!(
+            "entry {index}: conditional operations and searches in Bundles are not supported yet ({method} {url})"
+        )));
+    }
+    let if_match = parse_etag(request.get("ifMatch").and_then(Value::as_str))
+        .map_err(|m| bad(IssueType::Value, m, "request.ifMatch"))?;
+    let segments: Vec<&str> = url.split('/').filter(|s| !s.is_empty()).collect();
+    let rtype = segments.first().map(|t| super::resource_type(t)).transpose()?;
+    let id = segments.get(1).map(|i| super::id(i)).transpose()?;
+    let resource = || {
+        entry
+            .get("resource")
+            .cloned()
+            .ok_or_else(|| bad(IssueType::Required, format!("{method} needs a resource"), "resource"))
+    };
+    let action = match (method, rtype, id, &segments[..]) {
+        ("GET", Some(rtype), Some(id), [_, _]) => Action::Read { rtype, id },
+        ("GET", Some(rtype), Some(id), [_, _, "_history", vid]) => Action::VRead {
+            rtype,
+            id,
+            vid: vid.to_string(),
+        },
+        ("POST", Some(rtype), None, [_]) => Action::Create {
+            rtype,
+            resource: resource()?,
+        },
+        ("PUT", Some(rtype), Some(id), [_, _]) => Action::Update {
+            rtype,
+            id,
+            resource: resource()?,
+            if_match,
+        },
+        ("PATCH", Some(rtype), Some(id), [_, _]) => Action::Patch {
+            rtype,
+            id,
+            patch: binary_patch(&resource()?, index)?,
+            if_match,
+        },
+        ("DELETE", Some(rtype), Some(id), [_, _]) => Action::Delete { rtype, id, if_match },
+        _ => {
+            return Err(FhirError::NotImplemented(format!(
+                "entry {index}: '{method} {url}' is not an interaction this server supports in a Bundle"
+            )))
+        }
+    };
+    let full_url = entry.get("fullUrl").and_then(Value::as_str).map(str::to_string);
+    Ok(Entry { full_url, action })
+}
+
+/// `W/"3"` (or `"3"`, or `3`) → 3.
+pub fn parse_etag(etag: Option<&str>) -> Result<IfMatch, String> {
+    let Some(raw) = etag else { return Ok(IfMatch(None)) };
+    let v = raw.trim().trim_start_matches("W/").trim_matches('"');
+    v.parse::<i64>()
+        .map(|n| IfMatch(Some(n)))
+        .map_err(|_| format!("'{raw}' is not an ETag of this server (W/\"<version>\")"))
+}
+
+/// A PATCH entry carries its JSON Patch as a Binary resource.
+fn binary_patch(resource: &Value, index: usize) -> Result<JsonPatch, FhirError> {
+    use base64::Engine;
+    let at = format!("Bundle.entry[{index}].resource");
+    let is_json_patch = resource.get("resourceType").and_then(Value::as_str) == Some("Binary")
+        && resource.get("contentType").and_then(Value::as_str) == Some("application/json-patch+json");
+    if !is_json_patch {
+        return Err(FhirError::NotImplemented(format!(
+            "entry {index}: only JSON Patch (a Binary with contentType application/json-patch+json) is supported in Bundles"
+        )));
+    }
+    let data = resource.get("data").and_then(Value::as_str).unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| FhirError::invalid(IssueType::Value, format!("Binary.data is not base64: {e}"), Some(&at)))?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        FhirError::invalid(
+            IssueType::Invalid,
+            format!("the JSON Patch is not JSON: {e}"),
+            Some(&at),
+        )
+    })?;
+    JsonPatch::parse(&doc)
+}
+
+/// The `entry.response` (and resource) of one carried-out action.
+pub(super) struct EntryResult {
+    pub status: &'static str,
+    pub version: Option<Versioned>,
+    pub outcome: Option<Value>,
+}
+
+impl EntryResult {
+    fn written(w: Written) -> Self {
+        let status = if w.created { "201 Created" } else { "200 OK" };
+        EntryResult {
+            status,
+            version: Some(w.version),
+            outcome: None,
+        }
+    }
+
+    /// Failed entry of a batch: its status and OperationOutcome.
+    pub(super) fn failed(e: &FhirError) -> Self {
+        EntryResult {
+            status: status_line(e.status()),
+            version: None,
+            outcome: Some(operation_outcome(&e.issues())),
+        }
+    }
+
+    /// The `entry` parts: `resource` per `ret`, and `response`.
+    pub(super) fn into_parts(self, base: &str, ret: Return) -> (Option<String>, Option<Vec<u8>>, Map<String, Value>) {
+        let mut response = Map::new();
+        response.insert("status".into(), json!(self.status));
+        let mut full_url = None;
+        let mut body = None;
+        if let Some(v) = &self.version {
+            full_url = Some(format!("{base}/{}/{}", v.resource_type, v.id));
+            response.insert("location".into(), json!(format!("{base}/{}", v.versioned_ref())));
+            response.insert("etag".into(), json!(format!("W/\"{}\"", v.version)));
+            response.insert("lastModified".into(), json!(instant(v.last_updated)));
+            if ret == Return::Representation {
+                body = v.body.clone();
+            }
+        }
+        if let Some(o) = self.outcome {
+            response.insert("outcome".into(), o);
+        } else if ret == Return::OperationOutcome {
+            response.insert("outcome".into(), operation_outcome(&[]));
+        }
+        let mut parts = Map::new();
+        parts.insert("response".into(), Value::Object(response));
+        (full_url, body, parts)
+    }
+}
+
+pub(super) fn status_line(status: u16) -> &'static str {
+    match status {
+        200 => "200 OK",
+        201 => "201 Created",
+        204 => "204 No Content",
+        400 => "400 Bad Request",
+        404 => "404 Not Found",
+        405 => "405 Method Not Allowed",
+        409 => "409 Conflict",
+        410 => "410 Gone",
+        412 => "412 Precondition Failed",
+        415 => "415 Unsupported Media Type",
+        422 => "422 Unprocessable Entity",
+        501 => "501 Not Implemented",
+        503 => "503 Service Unavailable",
+        _ => "500 Internal Server Error",
+    }
+}
+
+/// Carries out a write inside `tx`. `new_id` is the id chosen for a create.
+/// Resources must already have passed the structural checks.
+pub(super) async fn write(
+    tx: &mut WriteTx,
+    ctx: &Context,
+    action: Action,
+    new_id: &str,
+) -> Result<EntryResult, FhirError> {
+    match action {
+        Action::Create { rtype, resource } => create::apply(tx, ctx, rtype, new_id, resource)
+            .await
+            .map(EntryResult::written),
+        Action::Update {
+            rtype,
+            id,
+            resource,
+            if_match,
+        } => update::apply(tx, ctx, rtype, &id, resource, if_match, Method::Put)
+            .await
+            .map(EntryResult::written),
+        Action::Patch {
+            rtype,
+            id,
+            patch,
+            if_match,
+        } => patch::apply(tx, ctx, rtype, &id, &patch, if_match)
+            .await
+            .map(EntryResult::written),
+        Action::Delete { rtype, id, if_match } => match delete::apply(tx, ctx, rtype, &id, if_match).await? {
+            delete::Deleted::Now(v) => Ok(EntryResult {
+                status: "204 No Content",
+                version: Some(v),
+                outcome: None,
+            }),
+            delete::Deleted::Already { .. } => Ok(EntryResult {
+                status: "204 No Content",
+                version: None,
+                outcome: None,
+            }),
+        },
+        Action::Read { .. } | Action::VRead { .. } => Err(FhirError::NotImplemented("a read is not a write".into())),
+    }
+}
+
+/// Carries out a read.
+pub(super) async fn read(ctx: &Context, action: &Action) -> Result<EntryResult, FhirError> {
+    let v = match action {
+        Action::Read { rtype, id } => read::read(ctx, *rtype, id).await?,
+        Action::VRead { rtype, id, vid } => vread::vread(ctx, *rtype, id, vid).await?,
+        _ => return Err(FhirError::NotImplemented("a write is not a read".into())),
+    };
+    Ok(EntryResult {
+        status: "200 OK",
+        version: Some(v),
+        outcome: None,
+    })
+}
+
+/// An entry's resource is of the type its URL names (and, for an update,
+/// carries its id). The structural checks ran on the whole Bundle already.
+pub(super) fn check(action: &Action) -> Result<(), FhirError> {
+    match action {
+        Action::Create { rtype, resource } => super::write::check_type(*rtype, resource),
+        Action::Update {
+            rtype, id, resource, ..
+        } => {
+            super::write::check_type(*rtype, resource)?;
+            update::check_id(*rtype, id, resource)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_in_the_forms_clients_send() {
+        assert_eq!(parse_etag(Some("W/\"3\"")), Ok(IfMatch(Some(3))));
+        assert_eq!(parse_etag(Some("\"3\"")), Ok(IfMatch(Some(3))));
+        assert_eq!(parse_etag(None), Ok(IfMatch(None)));
+        assert!(parse_etag(Some("W/\"x\"")).is_err());
+    }
+
+    #[test]
+    fn entries_parse_into_actions_and_conditional_ones_are_refused_honestly() {
+        let e = json!({"request": {"method": "DELETE", "url": "Patient/1"}});
+        assert!(matches!(parse(0, &e, "http://x").map(|e| e.action.order()), Ok(0)));
+        let c = json!({"request": {"method": "PUT", "url": "Patient?identifier=x"}, "resource": {}});
+        assert_eq!(parse(0, &c, "http://x").err().map(|e| e.status()), Some(501));
+        let bad = json!({"request": {"method": "PUT", "url": "Nope/1"}, "resource": {}});
+        assert_eq!(parse(0, &bad, "http://x").err().map(|e| e.status()), Some(404));
+    }
+}

@@ -1,0 +1,109 @@
+//! FHIR interactions as plain async functions over a [`Context`]. Nothing
+//! here knows about HTTP; `crate::http` turns requests into these calls and
+//! their results into responses. One file per interaction, named as the spec
+//! names it.
+
+pub mod batch;
+mod bundle_entry;
+mod bundle_writer;
+pub mod capabilities;
+pub mod create;
+pub mod delete;
+pub mod history;
+pub mod patch;
+pub mod read;
+pub mod transaction;
+pub mod update;
+pub mod vread;
+mod write;
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, IdGenerator};
+use crate::error::FhirError;
+use crate::model::{Id, ResourceType};
+use crate::outcome::IssueType;
+use crate::store::{Store, StoredVersion};
+use crate::validation::StructuralValidator;
+
+pub use bundle_entry::parse_etag;
+pub use bundle_writer::BundleWriter;
+
+/// Everything an interaction needs; cheap to clone.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Store,
+    pub validator: Arc<StructuralValidator>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    /// Whether update may create a resource with a client-chosen id.
+    pub update_create: bool,
+}
+
+/// One version of a resource as served: the stored JSON and its identity.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub resource_type: String,
+    pub id: String,
+    pub version: i64,
+    /// Microseconds since the epoch.
+    pub last_updated: i64,
+    /// The resource JSON; `None` for a delete tombstone.
+    pub body: Option<Vec<u8>>,
+}
+
+impl From<StoredVersion> for Versioned {
+    fn from(v: StoredVersion) -> Self {
+        Versioned {
+            resource_type: v.resource_type,
+            id: v.id,
+            version: v.version,
+            last_updated: v.last_updated,
+            body: v.body,
+        }
+    }
+}
+
+impl Versioned {
+    /// `Type/id/_history/n`, relative to the base.
+    pub fn versioned_ref(&self) -> String {
+        format!("{}/{}/_history/{}", self.resource_type, self.id, self.version)
+    }
+}
+
+/// The outcome of a write.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub version: Versioned,
+    /// Whether the resource did not exist (or was deleted) before.
+    pub created: bool,
+}
+
+/// `If-Match` on a write: the version the client last saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IfMatch(pub Option<i64>);
+
+/// What the client wants back from a write (`Prefer: return=…`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Return {
+    Minimal,
+    #[default]
+    Representation,
+    OperationOutcome,
+}
+
+/// Checks a resource type from a URL.
+pub fn resource_type(name: &str) -> Result<ResourceType, FhirError> {
+    ResourceType::parse(name).ok_or_else(|| FhirError::UnknownResourceType(name.to_string()))
+}
+
+/// Checks a logical id from a URL.
+pub fn id(s: &str) -> Result<Id, FhirError> {
+    Id::parse(s).ok_or_else(|| {
+        FhirError::invalid(
+            IssueType::Value,
+            format!("'{s}' is not a valid resource id (1-64 of A-Z a-z 0-9 - .)"),
+            None,
+        )
+    })
+}

@@ -1,0 +1,172 @@
+//! The part of every write that is the same for create, update, patch and
+//! delete: checking the body, stamping `id` and `meta`, and storing the next
+//! version inside a write transaction.
+
+use serde_json::{Map, Value};
+
+use super::{Context, Versioned};
+use crate::clock::instant;
+use crate::error::FhirError;
+use crate::model::ResourceType;
+use crate::outcome::{Issue, IssueType};
+use crate::store::{Current, Method, NewVersion, WriteTx};
+
+/// Structural checks of a resource sent for `rtype`.
+pub(super) fn check_body(ctx: &Context, rtype: ResourceType, resource: &Value) -> Result<(), FhirError> {
+    check_type(rtype, resource)?;
+    check_structure(ctx, resource)
+}
+
+/// The structural (schema and FHIR JSON) checks alone.
+pub(super) fn check_structure(ctx: &Context, resource: &Value) -> Result<(), FhirError> {
+    let issues = ctx.validator.validate(resource);
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(FhirError::Invalid(issues))
+    }
+}
+
+/// The body is a resource of the type the request addresses.
+pub(super) fn check_type(rtype: ResourceType, resource: &Value) -> Result<(), FhirError> {
+    let Some(obj) = resource.as_object() else {
+        return Err(FhirError::invalid(
+            IssueType::Structure,
+            "the body must be a JSON object (a FHIR resource)",
+            None,
+        ));
+    };
+    match obj.get("resourceType").and_then(Value::as_str) {
+        Some(t) if t == rtype.as_str() => {}
+        Some(t) => {
+            return Err(FhirError::invalid(
+                IssueType::Invalid,
+                format!("resourceType is '{t}' but the URL is for {rtype}"),
+                Some("resourceType"),
+            ))
+        }
+        None => {
+            return Err(FhirError::invalid(
+                IssueType::Required,
+                "resourceType is missing",
+                Some("resourceType"),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Stores `resource` (or a tombstone when `None`) as the version after `prev`.
+pub(super) async fn store_version(
+    tx: &mut WriteTx,
+    ctx: &Context,
+    rtype: ResourceType,
+    id: &str,
+    prev: Option<&Current>,
+    resource: Option<Value>,
+    method: Method,
+) -> Result<Versioned, FhirError> {
+    let version = prev.map_or(1, |p| p.version + 1);
+    // Versions of one resource must be ordered by lastUpdated even if the
+    // clock steps back.
+    let last_updated = prev.map_or(0, |p| p.last_updated + 1).max(ctx.clock.now_micros());
+    let body = match resource {
+        Some(r) => Some(stamp(r, id, version, last_updated)?),
+        None => None,
+    };
+    tx.write(
+        prev,
+        NewVersion {
+            resource_type: rtype.as_str(),
+            id,
+            version,
+            last_updated,
+            method,
+            body: body.as_deref(),
+        },
+    )
+    .await?;
+    Ok(Versioned {
+        resource_type: rtype.as_str().to_string(),
+        id: id.to_string(),
+        version,
+        last_updated,
+        body,
+    })
+}
+
+/// Sets `id`, `meta.versionId` and `meta.lastUpdated` (keeping the rest of
+/// `meta`), with `id` and `meta` first after `resourceType`, and serialises.
+fn stamp(resource: Value, id: &str, version: i64, last_updated: i64) -> Result<Vec<u8>, FhirError> {
+    let Value::Object(mut obj) = resource else {
+        return Err(FhirError::invalid(
+            IssueType::Structure,
+            "the body must be a JSON object",
+            None,
+        ));
+    };
+    let mut meta = match obj.remove("meta") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    meta.remove("versionId");
+    meta.remove("lastUpdated");
+    let mut stamped_meta = Map::new();
+    stamped_meta.insert("versionId".into(), Value::String(version.to_string()));
+    stamped_meta.insert("lastUpdated".into(), Value::String(instant(last_updated)));
+    stamped_meta.extend(meta);
+
+    let mut out = Map::new();
+    if let Some(t) = obj.remove("resourceType") {
+        out.insert("resourceType".into(), t);
+    }
+    obj.remove("id");
+    out.insert("id".into(), Value::String(id.to_string()));
+    out.insert("meta".into(), Value::Object(stamped_meta));
+    out.extend(obj);
+    serde_json::to_vec(&Value::Object(out)).map_err(|e| {
+        FhirError::Invalid(vec![Issue::error(
+            IssueType::Exception,
+            format!("cannot serialise: {e}"),
+        )])
+    })
+}
+
+/// `If-Match` against the current version.
+pub(super) fn check_if_match(if_match: super::IfMatch, prev: Option<&Current>, what: &str) -> Result<(), FhirError> {
+    match (if_match.0, prev) {
+        (None, _) => Ok(()),
+        (Some(want), Some(p)) if p.version == want && !p.deleted => Ok(()),
+        (Some(want), Some(p)) => Err(FhirError::PreconditionFailed(format!(
+            "{what} is at version {}{}, not {want} (If-Match)",
+            p.version,
+            if p.deleted { " (deleted)" } else { "" }
+        ))),
+        (Some(want), None) => Err(FhirError::PreconditionFailed(format!(
+            "{what} does not exist, so it is not at version {want} (If-Match)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stamp_puts_id_and_meta_first_and_keeps_profiles_and_decimals() {
+        let r: Value = serde_json::from_str(
+            r#"{"valueQuantity":{"value":1.50},"resourceType":"Observation","meta":{"profile":["p"],"versionId":"9"},"id":"old"}"#,
+        )
+        .unwrap_or_default();
+        let bytes = stamp(r, "new", 3, 0).unwrap_or_default();
+        let text = String::from_utf8(bytes).unwrap_or_default();
+        assert!(text.starts_with(r#"{"resourceType":"Observation","id":"new","meta":{"versionId":"3","lastUpdated":"1970-01-01T00:00:00.000000Z","profile":["p"]}"#), "{text}");
+        assert!(text.contains("1.50"), "decimal precision lost: {text}");
+    }
+
+    #[test]
+    fn stamp_refuses_non_objects() {
+        assert!(stamp(json!([1]), "a", 1, 0).is_err());
+    }
+}

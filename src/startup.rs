@@ -1,0 +1,113 @@
+//! Wiring: everything the server needs is built here, once
+//! (`Application::build` binds the listener, so tests can ask for port 0).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+use thiserror::Error;
+
+use crate::clock::{instant, Clock, IdGenerator, SystemClock, UuidIds};
+use crate::config::Config;
+use crate::http::{request_log, routes, AppState};
+use crate::rest::Context;
+use crate::store::{Store, StoreError};
+use crate::validation::{SchemaLoadError, StructuralValidator};
+
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error("cannot open the database {url}: {source}")]
+    Database { url: String, source: StoreError },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(StoreError),
+    #[error("cannot load the R4 schema: {0}")]
+    Schema(#[from] SchemaLoadError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        Self::build_with(config, Arc::new(SystemClock), Arc::new(UuidIds)).await
+    }
+
+    /// [`build`](Self::build) with an injected clock and id generator.
+    pub async fn build_with(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Result<Self, StartupError> {
+        let store = open_store(config).await?;
+        store.migrate().await.map_err(StartupError::Migrate)?;
+        let validator = Arc::new(StructuralValidator::new()?);
+        // Compile every type's schema validator off the request path.
+        let warm = validator.clone();
+        std::thread::spawn(move || warm.warm_up());
+        let state = web::Data::new(AppState {
+            started_at: instant(clock.now_micros()),
+            ctx: Context {
+                store,
+                validator,
+                clock,
+                ids,
+                update_create: config.update_create,
+            },
+            base_url: config.base_url.clone(),
+            max_body_bytes: config.max_body_bytes,
+        });
+        let addr = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: addr.clone(),
+                source,
+            })?
+            .port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(middleware::from_fn(request_log))
+                .wrap(middleware::Compress::default())
+                .configure(routes)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr, source })?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is told to stop (SIGINT/SIGTERM drain
+    /// in-flight requests first).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the database and applies migrations (`ipe migrate`).
+pub async fn migrate(config: &Config) -> Result<(), StartupError> {
+    open_store(config).await?.migrate().await.map_err(StartupError::Migrate)
+}
+
+async fn open_store(config: &Config) -> Result<Store, StartupError> {
+    Store::connect(config.database_url.expose(), config.database_max_connections)
+        .await
+        .map_err(|source| StartupError::Database {
+            url: config.database_url.to_string(),
+            source,
+        })
+}

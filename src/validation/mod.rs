@@ -1,0 +1,14 @@
+//! Validation: whether a resource is well-formed FHIR R4 (structural, here)
+//! and, built on it, whether it meets the profiles a deployment enforces.
+//! Every finding is an [`Issue`](crate::outcome::Issue) located by a FHIRPath
+//! expression, ready for an OperationOutcome.
+
+mod findings;
+mod rules;
+mod schema_errors;
+mod schema_model;
+mod structural;
+#[cfg(test)]
+pub(crate) mod test_data;
+
+pub use structural::{SchemaLoadError, StructuralValidator};

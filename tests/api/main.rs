@@ -1,0 +1,13 @@
+//! HTTP tests: the real server on a random port, driven over HTTP, each test
+//! on SQLite and on PostgreSQL (see `helpers::on_both_backends!`).
+
+mod helpers;
+
+mod bundles;
+mod crud;
+mod errors;
+mod examples;
+mod feed;
+mod formats;
+mod history;
+mod synthea;
