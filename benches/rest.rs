@@ -52,7 +52,10 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
         .with_writer(std::io::sink)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     runtime.block_on(run());
 }
 
@@ -76,7 +79,10 @@ async fn run() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         if cfg!(debug_assertions) { "debug" } else { "release" }
     );
-    println!("Synthea: {} transaction Bundles, {resources} resources\n", bundles.len());
+    println!(
+        "Synthea: {} transaction Bundles, {resources} resources\n",
+        bundles.len()
+    );
 
     let mut rows = Vec::new();
     for clients in [1, 4] {
@@ -152,11 +158,22 @@ fn load_synthea() -> Vec<SyntheaBundle> {
 
 async fn synthea_load(server: &Server, bundles: &[SyntheaBundle], clients: usize) -> Row {
     // Warm-up, untimed: the smallest patient Bundle.
-    let warm = bundles.iter().filter(|b| b.entries > 0).min_by_key(|b| b.body.len()).expect("a Bundle");
-    server.post_bundle(&warm.body).await.unwrap_or_else(|e| panic!("warm-up {}: {e}", warm.name));
+    let warm = bundles
+        .iter()
+        .filter(|b| b.entries > 0)
+        .min_by_key(|b| b.body.len())
+        .expect("a Bundle");
+    server
+        .post_bundle(&warm.body)
+        .await
+        .unwrap_or_else(|e| panic!("warm-up {}: {e}", warm.name));
 
-    let bundles: Arc<Vec<(String, Vec<u8>, usize)>> =
-        Arc::new(bundles.iter().map(|b| (b.name.clone(), b.body.clone(), b.entries)).collect());
+    let bundles: Arc<Vec<(String, Vec<u8>, usize)>> = Arc::new(
+        bundles
+            .iter()
+            .map(|b| (b.name.clone(), b.body.clone(), b.entries))
+            .collect(),
+    );
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
@@ -189,7 +206,11 @@ async fn synthea_load(server: &Server, bundles: &[SyntheaBundle], clients: usize
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let note = if latencies.len() < bundles.len() { "stopped at the time limit".into() } else { String::new() };
+    let note = if latencies.len() < bundles.len() {
+        "stopped at the time limit".into()
+    } else {
+        String::new()
+    };
     Row {
         workload: "Synthea load (transaction Bundles)".into(),
         clients,
@@ -321,7 +342,10 @@ impl Server {
         let app = Application::build(&config).await.expect("start the server");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        Server { base, client: reqwest::Client::new() }
+        Server {
+            base,
+            client: reqwest::Client::new(),
+        }
     }
 
     async fn post_bundle(&self, body: &[u8]) -> Result<(), String> {
@@ -353,14 +377,24 @@ impl Server {
             .await
             .expect("create request");
         assert_eq!(res.status().as_u16(), 201, "create");
-        let location = res.headers().get("location").and_then(|v| v.to_str().ok()).expect("Location").to_string();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("Location")
+            .to_string();
         let _ = res.bytes().await;
         // [base]/Patient/<id>/_history/1
         location.rsplit('/').nth(2).expect("id in Location").to_string()
     }
 
     async fn read_patient(&self, id: &str) {
-        let res = self.client.get(format!("{}/Patient/{id}", self.base)).send().await.expect("read request");
+        let res = self
+            .client
+            .get(format!("{}/Patient/{id}", self.base))
+            .send()
+            .await
+            .expect("read request");
         assert_eq!(res.status().as_u16(), 200, "read Patient/{id}");
         let body = res.bytes().await.expect("read body");
         assert!(!body.is_empty());
@@ -376,7 +410,10 @@ impl Database {
     async fn create(admin: &str) -> Database {
         let name = format!("ipe_bench_{}", uuid::Uuid::new_v4().simple());
         let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to PostgreSQL");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
         let (server, _) = admin.rsplit_once('/').expect("URL has a database");
         let url = format!("{server}/{name}");
         Database { name, url }
@@ -394,7 +431,10 @@ impl Database {
 
 async fn pg_setting(admin: &str, name: &str) -> String {
     let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to PostgreSQL");
-    sqlx::query_scalar::<_, String>(&format!("SHOW {name}")).fetch_one(&mut conn).await.expect("SHOW")
+    sqlx::query_scalar::<_, String>(&format!("SHOW {name}"))
+        .fetch_one(&mut conn)
+        .await
+        .expect("SHOW")
 }
 
 // --- output ----------------------------------------------------------------
@@ -418,7 +458,11 @@ fn print_table(rows: &[Row]) {
             resources,
             ms(percentile(&r.latencies, 0.50)),
             ms(percentile(&r.latencies, 0.99)),
-            if r.note.is_empty() { String::new() } else { format!("  ({})", r.note) }
+            if r.note.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", r.note)
+            }
         );
     }
 }

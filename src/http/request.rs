@@ -44,7 +44,7 @@ pub async fn body(req: &HttpRequest, mut payload: web::Payload, limit: usize) ->
     Ok(buf)
 }
 
-fn header_str<'a>(req: &'a HttpRequest, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

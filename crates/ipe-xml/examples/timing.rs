@@ -39,9 +39,7 @@ fn measure(name: &str, json: &[u8], runs: u32) {
     let compact = best_of(runs, || ipe_xml::json_to_xml(json, false).expect("to XML"));
     let pretty = best_of(runs, || ipe_xml::json_to_xml(json, true).expect("to XML"));
     let xml = ipe_xml::json_to_xml(json, false).expect("to XML");
-    let back = best_of(runs, || {
-        ipe_xml::xml_to_json(xml.as_bytes()).expect("to JSON")
-    });
+    let back = best_of(runs, || ipe_xml::xml_to_json(xml.as_bytes()).expect("to JSON"));
     println!(
         "{name:<34} {:>9} {:>9} {:>12?} {:>12?} {:>12?}",
         size(json.len()),
@@ -74,9 +72,7 @@ fn size(bytes: usize) -> String {
 fn data_dir() -> PathBuf {
     let dir = std::env::var_os("IPE_TEST_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fhir"))
-        });
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fhir")));
     assert!(
         dir.join("README.md").is_file(),
         "FHIR test data not found at {}: set IPE_TEST_DATA to the shared/fhir folder",

@@ -65,18 +65,11 @@ impl XmlError {
 /// 1-based line and column (in characters) of byte `offset` in `input`.
 fn line_and_column(input: &[u8], offset: usize) -> (usize, usize) {
     let before = &input[..offset.min(input.len())];
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
     // Count characters, not bytes, so "é" is one column; continuation bytes
     // of UTF-8 sequences (0b10xx_xxxx) do not start a character.
-    let column = before[line_start..]
-        .iter()
-        .filter(|&&b| b & 0xC0 != 0x80)
-        .count()
-        + 1;
+    let column = before[line_start..].iter().filter(|&&b| b & 0xC0 != 0x80).count() + 1;
     (line, column)
 }
 

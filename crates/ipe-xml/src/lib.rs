@@ -117,9 +117,10 @@ mod tests {
     /// A panic anywhere in the conversion must come back as an error.
     #[test]
     fn panics_become_converter_failed() {
-        let result = catching_panics(|| panic!("boom"));
-        assert!(matches!(result, Err(XmlError::ConverterFailed(m)) if m == "boom"));
-        let result = catching_panics(|| panic!("{}", String::from("formatted")));
-        assert!(matches!(result, Err(XmlError::ConverterFailed(m)) if m == "formatted"));
+        // (The panic hook prints these two messages; that is expected.)
+        let result = catching_panics(|| panic!("deliberate test panic"));
+        assert!(matches!(result, Err(XmlError::ConverterFailed(m)) if m == "deliberate test panic"));
+        let result = catching_panics(|| panic!("{} test panic", String::from("formatted")));
+        assert!(matches!(result, Err(XmlError::ConverterFailed(m)) if m == "formatted test panic"));
     }
 }

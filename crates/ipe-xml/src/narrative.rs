@@ -106,16 +106,19 @@ pub(crate) fn check_json_div(div: &str) -> Result<Cow<'_, str>, XmlError> {
         Some(ns) => Err(XmlError::InvalidNarrative(format!(
             "the div must be in the XHTML namespace \"{XHTML_NAMESPACE}\", not \"{ns}\""
         ))),
-        // `div` starts with "<div" (checked): declare the namespace right after it.
-        None => Ok(Cow::Owned(format!(
-            "<div xmlns=\"{XHTML_NAMESPACE}\"{}",
-            &div["<div".len()..]
-        ))),
+        None => {
+            // The root start tag begins with "<div" (checked): declare the
+            // namespace right after that.
+            let (before, rest) = div.split_at(root.start + "<div".len());
+            Ok(Cow::Owned(format!("{before} xmlns=\"{XHTML_NAMESPACE}\"{rest}")))
+        }
     }
 }
 
 /// What [`check_fragment`] learnt about the root element.
 struct Root {
+    /// Byte offset of its start tag (comments may come before it).
+    start: usize,
     /// The value of its `xmlns` attribute, if any.
     xmlns: Option<String>,
 }
@@ -130,8 +133,7 @@ fn check_fragment(div: &str) -> Result<Root, String> {
         let event = reader
             .read_event()
             .map_err(|e| format!("{e} (at character {})", char_offset(div, at)))?;
-        check_xhtml_event(&event)
-            .map_err(|e| format!("{e} (at character {})", char_offset(div, at)))?;
+        check_xhtml_event(&event).map_err(|e| format!("{e} (at character {})", char_offset(div, at)))?;
         match event {
             Event::Start(ref start) | Event::Empty(ref start) if depth == 0 => {
                 if root.is_some() {
@@ -141,6 +143,7 @@ fn check_fragment(div: &str) -> Result<Root, String> {
                     return Err("the narrative must be a <div> element".into());
                 }
                 root = Some(Root {
+                    start: at,
                     xmlns: xmlns_of(start)?,
                 });
             }
@@ -209,10 +212,7 @@ mod tests {
         let p0 = stash.put("<div xmlns=\"x\">a</div>".into());
         let p1 = stash.put("<div xmlns=\"x\">b</div>".into());
         assert!(stash.check_all_placed().is_err());
-        assert_eq!(
-            stash.take_placeholder(&p1).as_deref(),
-            Some("<div xmlns=\"x\">b</div>")
-        );
+        assert_eq!(stash.take_placeholder(&p1).as_deref(), Some("<div xmlns=\"x\">b</div>"));
         assert_eq!(stash.take_placeholder(&p1), None);
         assert_eq!(
             stash.take_marker("ipe-xml-narrative-0").as_deref(),
@@ -255,6 +255,10 @@ mod tests {
         assert_eq!(
             check_json_div("<div/>").unwrap(),
             "<div xmlns=\"http://www.w3.org/1999/xhtml\"/>"
+        );
+        assert_eq!(
+            check_json_div("<!-- c --><div>x</div>").unwrap(),
+            "<!-- c --><div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"
         );
     }
 }

@@ -185,14 +185,7 @@ mod tests {
     fn knows_resources_but_not_data_types_or_abstract_types() {
         assert!(is_r4_resource_type("Patient"));
         assert!(is_r4_resource_type("VisionPrescription"));
-        for not_a_resource in [
-            "Address",
-            "Resource",
-            "DomainResource",
-            "patient",
-            "Banana",
-            "",
-        ] {
+        for not_a_resource in ["Address", "Resource", "DomainResource", "patient", "Banana", ""] {
             assert!(!is_r4_resource_type(not_a_resource), "{not_a_resource}");
         }
     }

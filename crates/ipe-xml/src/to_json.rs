@@ -12,8 +12,8 @@ use crate::{narrative, resource_types, R4Element, XmlError};
 
 pub(crate) fn convert(xml: &[u8]) -> Result<String, XmlError> {
     let Prepared { xml, mut stash } = xml_input::prepare(xml)?;
-    let mut element: R4Element = fhirbolt::xml::from_slice(&xml, None)
-        .map_err(|e| XmlError::InvalidResource(e.to_string()))?;
+    let mut element: R4Element =
+        fhirbolt::xml::from_slice(&xml, None).map_err(|e| XmlError::InvalidResource(e.to_string()))?;
     check_resource_types(&element)?;
     narrative::restore(&mut element, &mut stash);
     stash.check_all_placed()?;

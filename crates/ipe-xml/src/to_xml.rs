@@ -23,10 +23,9 @@ pub(crate) fn convert(json: &[u8], pretty: bool) -> Result<String, XmlError> {
     check_is_resource(&value)?;
     let mut stash = Stash::default();
     prepare(&mut value, &mut stash)?;
-    let element: R4Element = fhirbolt::json::from_json_value(value, None)
-        .map_err(|e| XmlError::InvalidResource(e.to_string()))?;
-    let xml = fhirbolt::xml::to_string(&element, None)
-        .map_err(|e| XmlError::InvalidResource(e.to_string()))?;
+    let element: R4Element =
+        fhirbolt::json::from_json_value(value, None).map_err(|e| XmlError::InvalidResource(e.to_string()))?;
+    let xml = fhirbolt::xml::to_string(&element, None).map_err(|e| XmlError::InvalidResource(e.to_string()))?;
     xml_output::finish(&xml, pretty, &mut stash)
 }
 
@@ -48,11 +47,7 @@ fn prepare(value: &mut Value, stash: &mut Stash) -> Result<(), XmlError> {
             match object.get("resourceType") {
                 None => {}
                 Some(Value::String(name)) => resource_types::check(name)?,
-                Some(_) => {
-                    return Err(XmlError::InvalidResource(
-                        "\"resourceType\" must be a string".into(),
-                    ))
-                }
+                Some(_) => return Err(XmlError::InvalidResource("\"resourceType\" must be a string".into())),
             }
             resource_type_first(object);
             for (key, child) in object.iter_mut() {

@@ -129,8 +129,7 @@ impl<'a> Scan<'a> {
                 self.depth = self.depth.saturating_sub(1);
             }
             Event::Text(ref text) if !text.iter().all(u8::is_ascii_whitespace) => {
-                let message =
-                    "text between FHIR elements (FHIR XML puts values in value=\"…\" attributes)";
+                let message = "text between FHIR elements (FHIR XML puts values in value=\"…\" attributes)";
                 return Err(XmlError::invalid_at(self.xml, at, message));
             }
             Event::CData(_) => {
@@ -155,10 +154,7 @@ impl<'a> Scan<'a> {
                 self.out.replace(at, self.end_of_event(), "");
             }
             Event::Eof if self.depth > 0 => {
-                let message = format!(
-                    "the document ends with {} element(s) still open",
-                    self.depth
-                );
+                let message = format!("the document ends with {} element(s) still open", self.depth);
                 return Err(XmlError::malformed_xml(self.xml, at, message));
             }
             Event::Eof => return Ok(false),
@@ -208,17 +204,14 @@ impl<'a> Scan<'a> {
         if local_name.as_ref() == b"div" {
             if !in_xhtml {
                 // FHIR has no other element called div.
-                let message = format!(
-                    "the narrative <div> must be in the XHTML namespace \"{XHTML_NAMESPACE}\""
-                );
+                let message = format!("the narrative <div> must be in the XHTML namespace \"{XHTML_NAMESPACE}\"");
                 return Err(XmlError::invalid_at(self.xml, at, message));
             }
             return self.start_narrative(at, start, empty);
         }
         if namespace != ResolveResult::Bound(Namespace(FHIR_NAMESPACE.as_bytes())) {
             let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
-            let message =
-                format!("element <{name}> is not in the FHIR namespace \"{FHIR_NAMESPACE}\"");
+            let message = format!("element <{name}> is not in the FHIR namespace \"{FHIR_NAMESPACE}\"");
             return Err(XmlError::invalid_at(self.xml, at, message));
         }
         if needs_rewriting(start) {
@@ -237,12 +230,7 @@ impl<'a> Scan<'a> {
 
     /// `start` without prefixes: the local name, the FHIR namespace on the
     /// root, and the `id`, `url` and `value` attributes (raw, still escaped).
-    fn plain_start_tag(
-        &self,
-        at: usize,
-        start: &BytesStart,
-        empty: bool,
-    ) -> Result<String, XmlError> {
+    fn plain_start_tag(&self, at: usize, start: &BytesStart, empty: bool) -> Result<String, XmlError> {
         let mut tag = format!("<{}", String::from_utf8_lossy(start.local_name().as_ref()));
         // `depth` counts this element already if it has an end tag.
         let is_root = self.depth == usize::from(!empty);
@@ -264,11 +252,7 @@ impl<'a> Scan<'a> {
     /// The name of an attribute fhirbolt reads (`id`, `url`, `value`, in no
     /// namespace or the FHIR one), or `None` for one it has no use for:
     /// namespace declarations, `xml:lang`, `xsi:schemaLocation`…
-    fn fhir_attribute_name(
-        &self,
-        at: usize,
-        attribute: &Attribute,
-    ) -> Result<Option<&'static str>, XmlError> {
+    fn fhir_attribute_name(&self, at: usize, attribute: &Attribute) -> Result<Option<&'static str>, XmlError> {
         // `xmlns` and `xml` are bound by the XML spec itself, not by a
         // declaration, and quick-xml does not resolve them.
         let key = attribute.key;
@@ -290,19 +274,12 @@ impl<'a> Scan<'a> {
         }
     }
 
-    fn start_narrative(
-        &mut self,
-        at: usize,
-        start: &BytesStart,
-        empty: bool,
-    ) -> Result<(), XmlError> {
+    fn start_narrative(&mut self, at: usize, start: &BytesStart, empty: bool) -> Result<(), XmlError> {
         if start.name().prefix().is_some() {
             return Err(XmlError::invalid_at(
                 self.xml,
                 at,
-                format!(
-                    "narrative must declare XHTML as its default namespace: <div xmlns=\"{XHTML_NAMESPACE}\">"
-                ),
+                format!("narrative must declare XHTML as its default namespace: <div xmlns=\"{XHTML_NAMESPACE}\">"),
             ));
         }
         narrative::check_xhtml_event(&Event::Empty(start.borrow()))
@@ -310,18 +287,14 @@ impl<'a> Scan<'a> {
         if empty {
             self.out.stash_div(at, self.end_of_event());
         } else {
-            self.open_div = Some(OpenDiv {
-                start: at,
-                nesting: 1,
-            });
+            self.open_div = Some(OpenDiv { start: at, nesting: 1 });
         }
         Ok(())
     }
 
     /// Inside a narrative: check the markup, find where the `div` ends.
     fn step_in_narrative(&mut self, at: usize, event: Event) -> Result<bool, XmlError> {
-        narrative::check_xhtml_event(&event)
-            .map_err(|message| XmlError::malformed_xml(self.xml, at, message))?;
+        narrative::check_xhtml_event(&event).map_err(|message| XmlError::malformed_xml(self.xml, at, message))?;
         let end = self.end_of_event();
         let Some(div) = self.open_div.as_mut() else {
             return Ok(true);
@@ -389,8 +362,7 @@ impl<'a> Rewriter<'a> {
     /// Puts `replacement` in place of `xml[start..end]`; replacements come
     /// in document order.
     fn replace(&mut self, start: usize, end: usize, replacement: &str) {
-        self.out
-            .extend_from_slice(&self.xml[self.copied_up_to..start]);
+        self.out.extend_from_slice(&self.xml[self.copied_up_to..start]);
         self.out.extend_from_slice(replacement.as_bytes());
         self.copied_up_to = end;
     }
@@ -460,10 +432,7 @@ mod tests {
             "<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"say &quot;hi&quot;\"/><name><given value=\"a\"/></name></Patient>"
         );
         let plain = "<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"a:b\"/></Patient>";
-        assert!(matches!(
-            prepare(plain.as_bytes()).unwrap().xml,
-            Cow::Borrowed(_)
-        ));
+        assert!(matches!(prepare(plain.as_bytes()).unwrap().xml, Cow::Borrowed(_)));
     }
 
     #[test]
@@ -474,7 +443,10 @@ mod tests {
             "<Patient xmlns=\"http://hl7.org/fhir\"><text><div>x</div></text></Patient>",
         ] {
             let err = prepare(xml.as_bytes()).err();
-            assert!(matches!(err, Some(XmlError::InvalidResource(ref m)) if m.contains("line")), "{err:?}");
+            assert!(
+                matches!(err, Some(XmlError::InvalidResource(ref m)) if m.contains("line")),
+                "{err:?}"
+            );
         }
     }
 
@@ -498,22 +470,15 @@ mod tests {
     #[test]
     fn rejects_unclosed_elements_with_a_position() {
         let err = prepare(b"<Patient xmlns=\"http://hl7.org/fhir\">\n  <id value=\"1\"/>").err();
-        assert!(
-            matches!(err, Some(XmlError::MalformedXml { line: 2, .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(XmlError::MalformedXml { line: 2, .. })), "{err:?}");
     }
 
     /// fhirbolt would read the first root and ignore the rest.
     #[test]
     fn rejects_a_second_root() {
-        let xml =
-            b"<Patient xmlns=\"http://hl7.org/fhir\"/>\n<Patient xmlns=\"http://hl7.org/fhir\"/>";
+        let xml = b"<Patient xmlns=\"http://hl7.org/fhir\"/>\n<Patient xmlns=\"http://hl7.org/fhir\"/>";
         let err = prepare(xml).err();
-        assert!(
-            matches!(err, Some(XmlError::MalformedXml { line: 2, .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(XmlError::MalformedXml { line: 2, .. })), "{err:?}");
     }
 
     /// Undefined entities inside narrative are caught here, where the

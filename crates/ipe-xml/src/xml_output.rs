@@ -47,9 +47,9 @@ fn take_placeholder(reader: &mut Reader<&[u8]>, stash: &mut Stash) -> Result<Str
         Event::Text(text) => String::from_utf8_lossy(&text).into_owned(),
         _ => String::new(),
     };
-    let narrative = stash.take_marker(&marker).ok_or_else(|| {
-        XmlError::ConverterFailed("fhirbolt wrote a narrative Ipê did not give it".into())
-    })?;
+    let narrative = stash
+        .take_marker(&marker)
+        .ok_or_else(|| XmlError::ConverterFailed("fhirbolt wrote a narrative Ipê did not give it".into()))?;
     match reader.read_event().map_err(unreadable_output)? {
         Event::End(_) => Ok(narrative),
         _ => Err(XmlError::ConverterFailed(

@@ -53,10 +53,7 @@ fn decimals_from_xml_keep_their_text_in_json() {
         <code><text value="x"/></code><valueQuantity><value value="100.000"/></valueQuantity>
         </Observation>"#;
     let back = xml_to_json(xml.as_bytes()).unwrap();
-    assert!(
-        back.contains("\"valueQuantity\":{\"value\":100.000}"),
-        "{back}"
-    );
+    assert!(back.contains("\"valueQuantity\":{\"value\":100.000}"), "{back}");
 }
 
 /// Integers must stay JSON numbers, booleans JSON booleans.
@@ -72,10 +69,7 @@ fn a_decimal_element_with_a_non_number_in_xml_is_rejected() {
     let xml = r#"<Observation xmlns="http://hl7.org/fhir"><status value="final"/>
         <code><text value="x"/></code><valueQuantity><value value="abc"/></valueQuantity>
         </Observation>"#;
-    assert!(matches!(
-        xml_to_json(xml.as_bytes()),
-        Err(XmlError::InvalidResource(_))
-    ));
+    assert!(matches!(xml_to_json(xml.as_bytes()), Err(XmlError::InvalidResource(_))));
 }
 
 // --- structure -------------------------------------------------------------
@@ -89,10 +83,7 @@ fn primitive_extensions_with_nulls_survive() {
         "_given":[null,{"extension":[{"url":"http://example.org/x","valueString":"X"}]},null]}]}"#;
     let xml = json_to_xml(patient.as_bytes(), false).unwrap();
     assert_eq!(xml.matches("<given").count(), 3, "{xml}");
-    assert!(
-        xml.contains("<family id=\"f1\" value=\"Chalmers\"/>"),
-        "{xml}"
-    );
+    assert!(xml.contains("<family id=\"f1\" value=\"Chalmers\"/>"), "{xml}");
     assert_eq!(round_trip(patient), json(patient));
 }
 
@@ -118,10 +109,7 @@ fn json_output_puts_resource_type_first() {
         </Organization></contained></Patient></resource></entry></Bundle>"#;
     let out = xml_to_json(xml.as_bytes()).unwrap();
     assert!(out.starts_with("{\"resourceType\":\"Bundle\""), "{out}");
-    assert!(
-        out.contains("\"resource\":{\"resourceType\":\"Patient\""),
-        "{out}"
-    );
+    assert!(out.contains("\"resource\":{\"resourceType\":\"Patient\""), "{out}");
     assert!(
         out.contains("\"contained\":[{\"resourceType\":\"Organization\""),
         "{out}"
@@ -142,8 +130,7 @@ fn narrative_survives_both_ways_verbatim() {
     let div = format!(
         "<div xmlns=\"{XHTML}\" class=\"n\">\r\n  <p>Peter James <b>Chalmers</b> (&quot;Jim&quot;)</p>\n  <div><br/></div>\n</div>"
     );
-    let patient =
-        serde_json::json!({"resourceType": "Patient", "text": {"status": "generated", "div": div}});
+    let patient = serde_json::json!({"resourceType": "Patient", "text": {"status": "generated", "div": div}});
     let xml = json_to_xml(patient.to_string().as_bytes(), true).unwrap();
     assert!(xml.contains(&div), "{xml}");
     assert_eq!(round_trip(&patient.to_string()), patient);
@@ -234,17 +221,10 @@ fn malformed_xml_is_an_error() {
 
 #[test]
 fn malformed_xml_errors_say_where() {
-    let err = xml_to_json(
-        b"<Patient xmlns=\"http://hl7.org/fhir\">\n  <id value=\"a\"></name>\n</Patient>",
-    )
-    .unwrap_err();
-    assert!(
-        matches!(err, XmlError::MalformedXml { line: 2, .. }),
-        "{err:?}"
-    );
     let err =
-        xml_to_json(b"<Patient xmlns=\"http://hl7.org/fhir\"><shoeSize value=\"9\"/></Patient>")
-            .unwrap_err();
+        xml_to_json(b"<Patient xmlns=\"http://hl7.org/fhir\">\n  <id value=\"a\"></name>\n</Patient>").unwrap_err();
+    assert!(matches!(err, XmlError::MalformedXml { line: 2, .. }), "{err:?}");
+    let err = xml_to_json(b"<Patient xmlns=\"http://hl7.org/fhir\"><shoeSize value=\"9\"/></Patient>").unwrap_err();
     assert!(err.to_string().contains("shoeSize"), "{err}");
 }
 
@@ -256,18 +236,9 @@ fn malformed_or_non_fhir_json_is_an_error() {
         ("array", b"[]"),
         ("no resourceType", b"{\"id\":\"a\"}"),
         ("unknown resource", b"{\"resourceType\":\"Banana\"}"),
-        (
-            "unknown element",
-            b"{\"resourceType\":\"Patient\",\"shoeSize\":9}",
-        ),
-        (
-            "wrong type",
-            b"{\"resourceType\":\"Patient\",\"active\":\"yes\"}",
-        ),
-        (
-            "null element",
-            b"{\"resourceType\":\"Patient\",\"gender\":null}",
-        ),
+        ("unknown element", b"{\"resourceType\":\"Patient\",\"shoeSize\":9}"),
+        ("wrong type", b"{\"resourceType\":\"Patient\",\"active\":\"yes\"}"),
+        ("null element", b"{\"resourceType\":\"Patient\",\"gender\":null}"),
         (
             "non-string div",
             b"{\"resourceType\":\"Patient\",\"text\":{\"status\":\"generated\",\"div\":1}}",
@@ -296,11 +267,7 @@ fn truncated_and_garbled_documents_never_panic() {
     check_never_panics("JSON", json.as_bytes(), |b| json_to_xml(b, true));
 }
 
-fn check_never_panics(
-    what: &str,
-    document: &[u8],
-    convert: impl Fn(&[u8]) -> Result<String, XmlError>,
-) {
+fn check_never_panics(what: &str, document: &[u8], convert: impl Fn(&[u8]) -> Result<String, XmlError>) {
     let assert_no_panic = |input: &[u8], how: &str| {
         if let Err(XmlError::ConverterFailed(e)) = convert(input) {
             panic!("{what} {how}: converter panicked: {e}");
@@ -329,10 +296,7 @@ fn absurdly_deep_documents_are_refused() {
         "<item>".repeat(depth),
         "</item>".repeat(depth)
     );
-    assert!(matches!(
-        xml_to_json(xml.as_bytes()),
-        Err(XmlError::TooDeep { .. })
-    ));
+    assert!(matches!(xml_to_json(xml.as_bytes()), Err(XmlError::TooDeep { .. })));
     let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     assert!(matches!(
         json_to_xml(json.as_bytes(), false),
@@ -349,8 +313,7 @@ fn deepest_accepted_documents_fit_a_worker_thread_stack() {
     for n in 0..levels - 1 {
         item = serde_json::json!({"linkId": n.to_string(), "type": "group", "item": [item]});
     }
-    let questionnaire =
-        serde_json::json!({"resourceType": "Questionnaire", "status": "draft", "item": [item]});
+    let questionnaire = serde_json::json!({"resourceType": "Questionnaire", "status": "draft", "item": [item]});
     let text = questionnaire.to_string();
     let back = std::thread::Builder::new()
         .stack_size(2 * 1024 * 1024)
@@ -374,9 +337,7 @@ fn xml_declarations_are_read_as_xml_defines_them() {
         "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>",
         "<?xml version=\"1.0\"?>",
     ] {
-        let xml = format!(
-            "{declaration}\n<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"a\"/></Patient>"
-        );
+        let xml = format!("{declaration}\n<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"a\"/></Patient>");
         assert_eq!(
             xml_to_json(xml.as_bytes()).unwrap(),
             r#"{"resourceType":"Patient","id":"a"}"#,
@@ -389,10 +350,7 @@ fn xml_declarations_are_read_as_xml_defines_them() {
     ] {
         let xml = format!("{declaration}<Patient xmlns=\"http://hl7.org/fhir\"/>");
         assert!(
-            matches!(
-                xml_to_json(xml.as_bytes()),
-                Err(XmlError::MalformedXml { .. })
-            ),
+            matches!(xml_to_json(xml.as_bytes()), Err(XmlError::MalformedXml { .. })),
             "{declaration}"
         );
     }
@@ -402,20 +360,14 @@ fn xml_declarations_are_read_as_xml_defines_them() {
 #[test]
 fn processing_instructions_are_ignored() {
     let xml = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<?xml-stylesheet href=\"fhir.xsl\" type=\"text/xsl\"?>\n<Patient xmlns=\"http://hl7.org/fhir\"><?pi x?><id value=\"a\"/></Patient>";
-    assert_eq!(
-        xml_to_json(xml).unwrap(),
-        r#"{"resourceType":"Patient","id":"a"}"#
-    );
+    assert_eq!(xml_to_json(xml).unwrap(), r#"{"resourceType":"Patient","id":"a"}"#);
 }
 
 /// XML cannot carry most control characters, so they cannot be converted.
 #[test]
 fn control_characters_cannot_go_to_xml() {
     let patient = br#"{"resourceType":"Patient","name":[{"text":"a\u0007b"}]}"#;
-    assert!(matches!(
-        json_to_xml(patient, false),
-        Err(XmlError::InvalidResource(_))
-    ));
+    assert!(matches!(json_to_xml(patient, false), Err(XmlError::InvalidResource(_))));
     let narrative = br#"{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">\u0007</div>"}}"#;
     assert!(json_to_xml(narrative, false).is_err());
 }
@@ -424,15 +376,9 @@ fn control_characters_cannot_go_to_xml() {
 #[test]
 fn a_utf8_byte_order_mark_is_accepted() {
     let xml = b"\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?><Patient xmlns=\"http://hl7.org/fhir\"><id value=\"a\"/></Patient>";
-    assert_eq!(
-        xml_to_json(xml).unwrap(),
-        r#"{"resourceType":"Patient","id":"a"}"#
-    );
+    assert_eq!(xml_to_json(xml).unwrap(), r#"{"resourceType":"Patient","id":"a"}"#);
     let xml = b"\xEF\xBB\xBF<Patient xmlns=\"http://hl7.org/fhir\"><id value=\"a\"/></Patient>";
-    assert_eq!(
-        xml_to_json(xml).unwrap(),
-        r#"{"resourceType":"Patient","id":"a"}"#
-    );
+    assert_eq!(xml_to_json(xml).unwrap(), r#"{"resourceType":"Patient","id":"a"}"#);
     let json = b"\xEF\xBB\xBF{\"resourceType\":\"Patient\",\"id\":\"a\"}";
     assert!(json_to_xml(json, false).is_ok());
 }

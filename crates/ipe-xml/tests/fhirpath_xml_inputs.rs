@@ -17,8 +17,7 @@ fn fhirpath_suite_xml_resources_convert_to_json() {
             continue;
         }
         let xml = std::fs::read(&path).expect("readable file");
-        let json =
-            ipe_xml::xml_to_json(&xml).unwrap_or_else(|e| panic!("{name} did not convert: {e}"));
+        let json = ipe_xml::xml_to_json(&xml).unwrap_or_else(|e| panic!("{name} did not convert: {e}"));
         let value: Value = serde_json::from_str(&json).expect("output is JSON");
         assert_eq!(
             value["resourceType"].as_str(),
@@ -27,11 +26,7 @@ fn fhirpath_suite_xml_resources_convert_to_json() {
         );
         converted += 1;
     }
-    assert!(
-        converted >= 7,
-        "only {converted} XML files found in {}",
-        dir.display()
-    );
+    assert!(converted >= 7, "only {converted} XML files found in {}", dir.display());
 }
 
 /// The XML and JSON renderings of an example, both published by HL7, say
@@ -62,8 +57,5 @@ fn root_element_name(xml: &[u8]) -> String {
         .map(|(i, _)| &text[i + 1..])
         .find(|rest| !rest.starts_with('?') && !rest.starts_with('!'))
         .expect("a root element");
-    start
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect()
+    start.chars().take_while(|c| c.is_ascii_alphanumeric()).collect()
 }

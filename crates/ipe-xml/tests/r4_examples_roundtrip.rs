@@ -17,13 +17,10 @@ const ALLOWED_DIFFERENCES: &[(&str, &str)] = &[];
 
 #[test]
 fn every_r4_example_survives_json_to_xml_to_json() {
-    let mut resources: Vec<(String, Vec<u8>)> =
-        common::package_json_files("hl7.fhir.r4.examples-4.0.1.tgz")
-            .into_iter()
-            .filter(|(name, bytes)| {
-                name != "package.json" && name != ".index.json" && is_resource(bytes)
-            })
-            .collect();
+    let mut resources: Vec<(String, Vec<u8>)> = common::package_json_files("hl7.fhir.r4.examples-4.0.1.tgz")
+        .into_iter()
+        .filter(|(name, bytes)| name != "package.json" && name != ".index.json" && is_resource(bytes))
+        .collect();
     // Two threads, as the machines this runs on have two cores and this is
     // the slowest test of the crate; largest first, so neither thread ends
     // up alone with the 35 MB Bundle at the end.
@@ -42,19 +39,12 @@ fn every_r4_example_survives_json_to_xml_to_json() {
         let Some(difference) = difference else {
             continue;
         };
-        match ALLOWED_DIFFERENCES
-            .iter()
-            .find(|(allowed, _)| allowed == name)
-        {
+        match ALLOWED_DIFFERENCES.iter().find(|(allowed, _)| allowed == name) {
             Some((_, reason)) => println!("allowed: {name}: {reason} ({difference})"),
             None => failures.push(format!("{name}: {difference}")),
         }
     }
-    println!(
-        "{} resources checked, {} failed",
-        outcomes.len(),
-        failures.len()
-    );
+    println!("{} resources checked, {} failed", outcomes.len(), failures.len());
     assert!(
         outcomes.len() > 5000,
         "only {} resources found in the package",
@@ -75,10 +65,7 @@ fn is_resource(bytes: &[u8]) -> bool {
 
 /// Checks resources, taking the next unchecked one from `next` each time;
 /// gives each name with what went wrong, if anything.
-fn check_all<'a>(
-    resources: &'a [(String, Vec<u8>)],
-    next: &AtomicUsize,
-) -> Vec<(&'a str, Option<String>)> {
+fn check_all<'a>(resources: &'a [(String, Vec<u8>)], next: &AtomicUsize) -> Vec<(&'a str, Option<String>)> {
     std::iter::from_fn(|| resources.get(next.fetch_add(1, Ordering::Relaxed)))
         .map(|(name, bytes)| (name.as_str(), check(bytes)))
         .collect()

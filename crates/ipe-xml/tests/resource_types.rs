@@ -30,10 +30,7 @@ fn every_r4_resource_type_converts_and_no_data_type_does() {
             assert_eq!(back, json);
         } else if type_name.starts_with(char::is_uppercase) {
             data_types += 1;
-            assert!(
-                ipe_xml::json_to_xml(json.as_bytes(), false).is_err(),
-                "{type_name}"
-            );
+            assert!(ipe_xml::json_to_xml(json.as_bytes(), false).is_err(), "{type_name}");
             assert!(ipe_xml::xml_to_json(xml.as_bytes()).is_err(), "{type_name}");
         }
     }

@@ -11,9 +11,7 @@ use std::path::PathBuf;
 pub fn data_dir() -> PathBuf {
     let dir = std::env::var_os("IPE_TEST_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fhir"))
-        });
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fhir")));
     assert!(
         dir.join("README.md").is_file(),
         "FHIR test data not found at {}: set IPE_TEST_DATA to the shared/fhir folder",
@@ -25,17 +23,12 @@ pub fn data_dir() -> PathBuf {
 /// `(file name, bytes)` of every `package/*.json` in an NPM package `.tgz`.
 pub fn package_json_files(package: &str) -> Vec<(String, Vec<u8>)> {
     let path = data_dir().join("packages").join(package);
-    let file = std::fs::File::open(&path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut files = Vec::new();
     for entry in archive.entries().expect("readable tar") {
         let mut entry = entry.expect("readable tar entry");
-        let name = entry
-            .path()
-            .expect("entry path")
-            .to_string_lossy()
-            .into_owned();
+        let name = entry.path().expect("entry path").to_string_lossy().into_owned();
         let Some(name) = name.strip_prefix("package/") else {
             continue;
         };
