@@ -5,6 +5,8 @@
 //!   array, to keep positions aligned (`"given": ["a", null], "_given": [null, {…}]`);
 //! - mandatory choice elements (`medication[x]`) present in one of their types;
 //! - no empty objects `{}`, empty arrays `[]`, empty or whitespace-only strings;
+//! - narrative (`xhtml`) is one well-formed XHTML `div` (no HTML entities
+//!   such as `&nbsp;`), so every stored resource can be served as XML;
 //! - `x` and `_x` arrays of the same length, never both `null` at one position
 //!   (a lone `_x` for a single value is legal: an extension with no value);
 //! - `integer`, `positiveInt`, `unsignedInt`: the schema's patterns apply only
@@ -230,6 +232,11 @@ impl<'a, 'v> Walker<'a, 'v> {
                     .is_abandoned()
                 {
                     self.abandoned = true;
+                }
+            }
+            (Kind::Primitive(Primitive::Xhtml), Value::String(div)) => {
+                if let Err(e) = ipe_xml::check_narrative(div) {
+                    self.report(IssueType::Value, format!("the narrative is not valid XHTML: {e}"));
                 }
             }
             (Kind::Primitive(Primitive::Text), Value::String(text)) => {

@@ -35,6 +35,9 @@ pub(crate) enum Primitive {
     Boolean,
     /// Everything written as a JSON string.
     Text,
+    /// Narrative XHTML (`Narrative.div`): a string that must also be one
+    /// well-formed XHTML `div`, so that the resource can be served as XML.
+    Xhtml,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +164,7 @@ fn primitive(name: &str) -> Primitive {
         "unsignedInt" => Primitive::UnsignedInt,
         "decimal" => Primitive::Number,
         "boolean" => Primitive::Boolean,
+        "xhtml" => Primitive::Xhtml,
         _ => Primitive::Text,
     }
 }

@@ -90,6 +90,13 @@ pub fn json_to_xml(json: &[u8], pretty: bool) -> Result<String, XmlError> {
     catching_panics(|| to_xml::convert(json, pretty))
 }
 
+/// Checks that a narrative (`Narrative.div` from JSON) is one well-formed
+/// XHTML `div` that [`json_to_xml`] can carry. Cheap (no fhirbolt): the write
+/// path calls it so that a stored resource can always be served as XML.
+pub fn check_narrative(div: &str) -> Result<(), XmlError> {
+    narrative::check_json_div(div).map(|_| ())
+}
+
 /// Runs a conversion, turning a panic inside fhirbolt into an error.
 ///
 /// `AssertUnwindSafe` is sound here: the conversion only reads its
