@@ -63,8 +63,8 @@ pub enum FhirError {
 impl From<StoreError> for FhirError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::ConcurrentCreate { rtype, id } => {
-                FhirError::Conflict(format!("{rtype}/{id} was created by a concurrent request; retry"))
+            StoreError::ConcurrentCreate => {
+                FhirError::Conflict("a resource with the same id was created by a concurrent request; retry".into())
             }
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => FhirError::Unavailable(e),
             other => FhirError::Store(other),
@@ -170,11 +170,7 @@ mod tests {
 
     #[test]
     fn lost_create_race_is_a_conflict_not_a_server_error() {
-        let e: FhirError = StoreError::ConcurrentCreate {
-            rtype: "Patient".into(),
-            id: "a".into(),
-        }
-        .into();
+        let e: FhirError = StoreError::ConcurrentCreate.into();
         assert_eq!(e.status(), 409);
     }
 }

@@ -13,9 +13,10 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("cannot create the database folder {path}: {source}")]
     CreateDir { path: String, source: std::io::Error },
-    /// Two transactions created the same resource id at once; one loses.
-    #[error("{rtype}/{id} was created by a concurrent request")]
-    ConcurrentCreate { rtype: String, id: String },
+    /// Two transactions created the same resource id at once; one loses
+    /// (and writes nothing).
+    #[error("a resource was created by a concurrent request with the same id")]
+    ConcurrentCreate,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }

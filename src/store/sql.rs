@@ -3,12 +3,14 @@
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool};
+use sqlx::{Any, AnyPool, Executor};
 
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
     Int(i64),
+    OptInt(Option<i64>),
     Text(String),
+    Blob(Option<Vec<u8>>),
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +39,15 @@ impl Sql {
         self
     }
 
+    /// A placeholder with a PostgreSQL type cast (`$3::bigint`), needed where
+    /// the type cannot be inferred, as in a `VALUES` list.
+    pub fn typed_arg(&mut self, arg: Arg, pg_type: &str) -> &mut Self {
+        self.arg(arg);
+        self.text.push_str("::");
+        self.text.push_str(pg_type);
+        self
+    }
+
     /// Appends `other` (text and arguments). Only valid before this statement
     /// has arguments of its own, since `other`'s placeholders start at `$1`.
     pub fn embed(&mut self, other: &Sql) -> &mut Self {
@@ -49,12 +60,19 @@ impl Sql {
     fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         self.args.iter().fold(sqlx::query(&self.text), |q, arg| match arg {
             Arg::Int(i) => q.bind(*i),
+            Arg::OptInt(i) => q.bind(*i),
             Arg::Text(t) => q.bind(t.as_str()),
+            Arg::Blob(b) => q.bind(b.as_deref()),
         })
     }
 
     pub async fn fetch_all(&self, pool: &AnyPool) -> Result<Vec<AnyRow>, sqlx::Error> {
         self.query().fetch_all(pool).await
+    }
+
+    /// Runs on any executor (a pool, or the connection of a transaction).
+    pub async fn fetch_all_on<'e, E: Executor<'e, Database = Any>>(&self, on: E) -> Result<Vec<AnyRow>, sqlx::Error> {
+        self.query().fetch_all(on).await
     }
 
     pub async fn fetch_one(&self, pool: &AnyPool) -> Result<AnyRow, sqlx::Error> {

@@ -2,10 +2,24 @@
 //! resource writes (a single interaction, or a whole transaction Bundle).
 //! Each write updates the current-state row, appends a version row and
 //! appends a change-feed row, so the three never disagree.
+//!
+//! Round trips dominate write cost, so writes are buffered and flushed as
+//! multi-row statements: before the next read inside the transaction, when
+//! the buffer is full, and at commit. On PostgreSQL the whole flush is one
+//! statement, and a transaction that never read anything (every create, a
+//! Bundle of creates) is committed as that single atomic statement, without
+//! `BEGIN`/`COMMIT`. SQLite has one writer, so its transaction is opened at
+//! once and holds the writer until commit.
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row, Transaction};
 
+use super::sql::{Arg, Sql};
 use super::{Dialect, Method, StoreError};
+
+/// Rows buffered before a flush is forced (keeps a statement's parameters
+/// below both databases' limits: 9 per row).
+const FLUSH_ROWS: usize = 1000;
 
 /// The current-state row of a resource, as seen (and on PostgreSQL locked)
 /// inside a write transaction.
@@ -29,16 +43,46 @@ pub struct NewVersion<'a> {
     pub body: Option<&'a [u8]>,
 }
 
+/// A version waiting to be flushed. `rkey` is `None` for a new resource.
+struct Pending {
+    rkey: Option<i64>,
+    rtype: String,
+    id: String,
+    version: i64,
+    last_updated: i64,
+    method: Method,
+    body: Option<Vec<u8>>,
+    op: &'static str,
+}
+
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+    pool: AnyPool,
+    /// Opened on the first read (PostgreSQL) or at once (SQLite).
+    tx: Option<Transaction<'static, Any>>,
     dialect: Dialect,
+    pending: Vec<Pending>,
 }
 
 impl WriteTx {
-    pub(super) async fn begin(pool: &sqlx::AnyPool, dialect: Dialect) -> Result<Self, StoreError> {
+    pub(super) async fn begin(pool: &AnyPool, dialect: Dialect) -> Result<Self, StoreError> {
+        let tx = match dialect {
+            Dialect::Sqlite => Some(pool.begin().await?),
+            Dialect::Postgres => None,
+        };
         Ok(WriteTx {
-            tx: pool.begin().await?,
+            pool: pool.clone(),
+            tx,
             dialect,
+            pending: Vec::new(),
+        })
+    }
+
+    /// The open database transaction, opening it if needed.
+    async fn tx(&mut self) -> Result<&mut Transaction<'static, Any>, StoreError> {
+        let pool = &self.pool;
+        Ok(match &mut self.tx {
+            Some(tx) => tx,
+            slot @ None => slot.insert(pool.begin().await?),
         })
     }
 
@@ -65,6 +109,8 @@ impl WriteTx {
         id: &str,
         with_body: bool,
     ) -> Result<Option<(Current, Option<Vec<u8>>)>, StoreError> {
+        // The read must see this transaction's own writes.
+        self.flush().await?;
         let lock = match self.dialect {
             Dialect::Postgres => " FOR UPDATE OF r",
             Dialect::Sqlite => "",
@@ -81,11 +127,8 @@ impl WriteTx {
             "SELECT r.rkey, r.version, r.last_updated, r.deleted{body} FROM resources r{join} \
              WHERE r.rtype = $1 AND r.id = $2{lock}"
         );
-        let row = sqlx::query(&sql)
-            .bind(rtype)
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let tx = self.tx().await?;
+        let row = sqlx::query(&sql).bind(rtype).bind(id).fetch_optional(&mut **tx).await?;
         let Some(r) = row else { return Ok(None) };
         let current = Current {
             rkey: r.try_get("rkey")?,
@@ -107,81 +150,193 @@ impl WriteTx {
                 prev.map(|p| p.version)
             )));
         }
-        let deleted = v.body.is_none();
-        let rkey = match prev {
-            Some(p) => {
-                self.update_current(p.rkey, &v, deleted).await?;
-                p.rkey
-            }
-            None => self.insert_current(&v, deleted).await?,
-        };
-        sqlx::query(
-            "INSERT INTO resource_versions (rkey, rtype, id, version, last_updated, method, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(rkey)
-        .bind(v.resource_type)
-        .bind(v.id)
-        .bind(v.version)
-        .bind(v.last_updated)
-        .bind(v.method.as_str())
-        .bind(v.body)
-        .execute(&mut *self.tx)
-        .await?;
-        let op = match (deleted, prev) {
+        let op = match (v.body.is_none(), prev) {
             (true, _) => "delete",
             (false, Some(p)) if !p.deleted => "update",
             (false, _) => "create",
         };
-        sqlx::query(
-            "INSERT INTO change_feed (rkey, rtype, id, version, op, at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(rkey)
-        .bind(v.resource_type)
-        .bind(v.id)
-        .bind(v.version)
-        .bind(op)
-        .bind(v.last_updated)
-        .execute(&mut *self.tx)
-        .await?;
+        self.pending.push(Pending {
+            rkey: prev.map(|p| p.rkey),
+            rtype: v.resource_type.to_string(),
+            id: v.id.to_string(),
+            version: v.version,
+            last_updated: v.last_updated,
+            method: v.method,
+            body: v.body.map(<[u8]>::to_vec),
+            op,
+        });
+        if self.pending.len() >= FLUSH_ROWS {
+            self.flush().await?;
+        }
         Ok(())
     }
 
-    async fn insert_current(&mut self, v: &NewVersion<'_>, deleted: bool) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO resources (rtype, id, version, last_updated, deleted) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (rtype, id) DO NOTHING RETURNING rkey",
-        )
-        .bind(v.resource_type)
-        .bind(v.id)
-        .bind(v.version)
-        .bind(v.last_updated)
-        .bind(deleted)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        match row {
-            Some(r) => Ok(r.try_get("rkey")?),
-            None => Err(StoreError::ConcurrentCreate {
-                rtype: v.resource_type.to_string(),
-                id: v.id.to_string(),
-            }),
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        match self.tx.take() {
+            // Nothing was read: the flush is one atomic statement, so no
+            // explicit transaction is needed (PostgreSQL only).
+            None => {
+                let pending = std::mem::take(&mut self.pending);
+                flush_postgres(pending, &self.pool).await
+            }
+            Some(tx) => {
+                self.tx = Some(tx);
+                self.flush().await?;
+                match self.tx.take() {
+                    Some(tx) => Ok(tx.commit().await?),
+                    None => Ok(()),
+                }
+            }
         }
     }
 
-    async fn update_current(&mut self, rkey: i64, v: &NewVersion<'_>, deleted: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE resources SET version = $1, last_updated = $2, deleted = $3 WHERE rkey = $4")
-            .bind(v.version)
-            .bind(v.last_updated)
-            .bind(deleted)
-            .bind(rkey)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+    /// Writes the buffered versions inside the open transaction.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let dialect = self.dialect;
+        let tx = self.tx().await?;
+        match dialect {
+            Dialect::Postgres => flush_postgres(pending, &mut **tx).await,
+            Dialect::Sqlite => flush_sqlite(pending, tx).await,
+        }
     }
+}
 
-    pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
-        Ok(())
+/// A unique violation on `resources (rtype, id)` means a concurrent create
+/// of the same id won; the statement (and so the flush) wrote nothing.
+fn conflict(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::ConcurrentCreate,
+        _ => StoreError::Database(e),
     }
+}
+
+/// One statement: new current rows, updated current rows, versions and
+/// change-feed rows (in buffer order) from a single `VALUES` list.
+async fn flush_postgres<'e, E>(pending: Vec<Pending>, on: E) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("WITH x (ord, rkey, rtype, id, version, last_updated, method, body, op) AS (VALUES ");
+    for (ord, p) in pending.into_iter().enumerate() {
+        sql.push(if ord == 0 { "(" } else { ", (" });
+        sql.typed_arg(Arg::Int(ord as i64), "bigint").push(", ");
+        sql.typed_arg(Arg::OptInt(p.rkey), "bigint").push(", ");
+        sql.typed_arg(Arg::Text(p.rtype), "text").push(", ");
+        sql.typed_arg(Arg::Text(p.id), "text").push(", ");
+        sql.typed_arg(Arg::Int(p.version), "bigint").push(", ");
+        sql.typed_arg(Arg::Int(p.last_updated), "bigint").push(", ");
+        sql.typed_arg(Arg::Text(p.method.as_str().into()), "text").push(", ");
+        sql.typed_arg(Arg::Blob(p.body), "bytea").push(", ");
+        sql.typed_arg(Arg::Text(p.op.into()), "text").push(")");
+    }
+    sql.push(
+        "), \
+         r AS (INSERT INTO resources (rtype, id, version, last_updated, deleted) \
+               SELECT rtype, id, version, last_updated, body IS NULL FROM x WHERE rkey IS NULL ORDER BY ord \
+               RETURNING rkey, rtype, id), \
+         u AS (UPDATE resources SET version = x.version, last_updated = x.last_updated, deleted = x.body IS NULL \
+               FROM x WHERE x.rkey IS NOT NULL AND resources.rkey = x.rkey), \
+         k AS (SELECT x.ord, COALESCE(x.rkey, r.rkey) AS rkey, x.rtype, x.id, x.version, x.last_updated, \
+                      x.method, x.body, x.op \
+               FROM x LEFT JOIN r ON x.rkey IS NULL AND r.rtype = x.rtype AND r.id = x.id), \
+         v AS (INSERT INTO resource_versions (rkey, rtype, id, version, last_updated, method, body) \
+               SELECT rkey, rtype, id, version, last_updated, method, body FROM k ORDER BY ord) \
+         INSERT INTO change_feed (rkey, rtype, id, version, op, at) \
+         SELECT rkey, rtype, id, version, op, last_updated FROM k ORDER BY ord",
+    );
+    sql.fetch_all_on(on).await.map_err(conflict)?;
+    Ok(())
+}
+
+/// SQLite cannot put inserts in a `WITH`: a few multi-row statements in the
+/// open transaction (cheap, as SQLite runs in-process).
+async fn flush_sqlite(mut pending: Vec<Pending>, tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
+    let is_new: Vec<bool> = pending.iter().map(|p| p.rkey.is_none()).collect();
+    if is_new.iter().any(|&n| n) {
+        let mut sql = Sql::new("INSERT INTO resources (rtype, id, version, last_updated, deleted) VALUES ");
+        for (n, p) in pending.iter().filter(|p| p.rkey.is_none()).enumerate() {
+            sql.push(if n == 0 { "(" } else { ", (" });
+            sql.arg(Arg::Text(p.rtype.clone()))
+                .push(", ")
+                .arg(Arg::Text(p.id.clone()))
+                .push(", ");
+            sql.arg(Arg::Int(p.version))
+                .push(", ")
+                .arg(Arg::Int(p.last_updated))
+                .push(", ");
+            sql.arg(Arg::Int(i64::from(p.body.is_none()))).push(")");
+        }
+        sql.push(" RETURNING rkey, rtype, id");
+        let rows = sql.fetch_all_on(&mut **tx).await.map_err(conflict)?;
+        assign_rkeys(&mut pending, &rows)?;
+    }
+    for p in pending.iter().zip(&is_new).filter(|(_, &new)| !new).map(|(p, _)| p) {
+        sqlx::query("UPDATE resources SET version = $1, last_updated = $2, deleted = $3 WHERE rkey = $4")
+            .bind(p.version)
+            .bind(p.last_updated)
+            .bind(i64::from(p.body.is_none()))
+            .bind(p.rkey)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let mut versions =
+        Sql::new("INSERT INTO resource_versions (rkey, rtype, id, version, last_updated, method, body) VALUES ");
+    let mut feed = Sql::new("INSERT INTO change_feed (rkey, rtype, id, version, op, at) VALUES ");
+    for (n, p) in pending.into_iter().enumerate() {
+        let sep = if n == 0 { "(" } else { ", (" };
+        feed.push(sep)
+            .arg(Arg::OptInt(p.rkey))
+            .push(", ")
+            .arg(Arg::Text(p.rtype.clone()))
+            .push(", ");
+        feed.arg(Arg::Text(p.id.clone()))
+            .push(", ")
+            .arg(Arg::Int(p.version))
+            .push(", ");
+        feed.arg(Arg::Text(p.op.into()))
+            .push(", ")
+            .arg(Arg::Int(p.last_updated))
+            .push(")");
+        versions
+            .push(sep)
+            .arg(Arg::OptInt(p.rkey))
+            .push(", ")
+            .arg(Arg::Text(p.rtype))
+            .push(", ");
+        versions
+            .arg(Arg::Text(p.id))
+            .push(", ")
+            .arg(Arg::Int(p.version))
+            .push(", ");
+        versions
+            .arg(Arg::Int(p.last_updated))
+            .push(", ")
+            .arg(Arg::Text(p.method.as_str().into()))
+            .push(", ");
+        versions.arg(Arg::Blob(p.body)).push(")");
+    }
+    versions.fetch_all_on(&mut **tx).await?;
+    feed.fetch_all_on(&mut **tx).await?;
+    Ok(())
+}
+
+/// Gives each new pending row the `rkey` its insert returned.
+fn assign_rkeys(pending: &mut [Pending], rows: &[AnyRow]) -> Result<(), StoreError> {
+    let mut returned = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let key: (String, String) = (row.try_get("rtype")?, row.try_get("id")?);
+        returned.insert(key, row.try_get::<i64, _>("rkey")?);
+    }
+    for p in pending.iter_mut().filter(|p| p.rkey.is_none()) {
+        let rkey = returned.get(&(p.rtype.clone(), p.id.clone()));
+        p.rkey = Some(*rkey.ok_or_else(|| StoreError::Corrupt("an inserted resource row was not returned".into()))?);
+    }
+    Ok(())
 }
