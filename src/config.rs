@@ -14,31 +14,31 @@ use thiserror::Error;
 #[derive(Debug, Default, Clone, Args)]
 pub struct Overrides {
     /// TOML configuration file.
-    #[arg(long, env = "IPE_CONFIG")]
+    #[arg(long, env = "IPE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Address to listen on.
-    #[arg(long, env = "IPE_HOST")]
+    #[arg(long, env = "IPE_HOST", global = true)]
     pub host: Option<String>,
     /// Port to listen on (0 picks a free one).
-    #[arg(long, env = "IPE_PORT")]
+    #[arg(long, env = "IPE_PORT", global = true)]
     pub port: Option<u16>,
     /// `sqlite:<path>` or `postgres://user@host:port/db`.
-    #[arg(long, env = "IPE_DATABASE_URL")]
+    #[arg(long, env = "IPE_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Maximum database connections.
-    #[arg(long, env = "IPE_DATABASE_MAX_CONNECTIONS")]
+    #[arg(long, env = "IPE_DATABASE_MAX_CONNECTIONS", global = true)]
     pub database_max_connections: Option<u32>,
     /// Public base URL (e.g. `https://fhir.example.org/r4`); by default taken from each request.
-    #[arg(long, env = "IPE_BASE_URL")]
+    #[arg(long, env = "IPE_BASE_URL", global = true)]
     pub base_url: Option<String>,
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "IPE_MAX_BODY_BYTES")]
+    #[arg(long, env = "IPE_MAX_BODY_BYTES", global = true)]
     pub max_body_bytes: Option<usize>,
     /// Whether PUT may create a resource with a client-chosen id.
-    #[arg(long, env = "IPE_UPDATE_CREATE")]
+    #[arg(long, env = "IPE_UPDATE_CREATE", global = true)]
     pub update_create: Option<bool>,
     /// Log format: `text` or `json`.
-    #[arg(long, env = "IPE_LOG_FORMAT")]
+    #[arg(long, env = "IPE_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
 }
 

@@ -5,6 +5,7 @@ mod helpers;
 
 mod bundles;
 mod crud;
+mod durability;
 mod errors;
 mod examples;
 mod feed;
