@@ -16,10 +16,13 @@
 //!
 //! - Synthea load: the 78 transaction Bundles (24,230 resources) POSTed to
 //!   the base by 1 client, then by 4 clients taking Bundles from a shared
-//!   queue; a fresh database each time. One small Bundle is posted first,
-//!   untimed, to warm the server up.
+//!   queue; a fresh database each time. The smallest Bundle is posted once
+//!   first, untimed, to warm the server up.
 //! - create: `POST /Patient` of a small Patient, 1 and 8 clients.
 //! - read: `GET /Patient/[id]` of the Patients just created, 1 and 8 clients.
+//!
+//! `IPE_BENCH_ONLY=synthea|create|read` (comma-separated) runs only those
+//! workloads, e.g. under a profiler.
 //!
 //! Clients run in this process, so they share the CPU with the server, as a
 //! load generator on the same machine would.
@@ -37,7 +40,7 @@ use sqlx::Connection;
 
 /// Bounds of the create and read loops: per client count, at most this many
 /// requests in total and at most this long.
-const CREATES: usize = 4_000;
+const CREATES: usize = 10_000;
 const READS: usize = 20_000;
 const LOOP_TIME: Duration = Duration::from_secs(20);
 /// A Synthea load that takes longer than this is stopped (and reported as such).
@@ -84,29 +87,52 @@ async fn run() {
         bundles.len()
     );
 
+    // The server compiles the structural validator's schemas on a
+    // background thread at start; time that once, and let each server
+    // finish it before measuring.
+    let t = Instant::now();
+    ipe::validation::StructuralValidator::new()
+        .expect("validator")
+        .warm_up();
+    let warm_up = t.elapsed();
+    println!(
+        "validator warm-up at server start: {:.2} s (waited out before each run)\n",
+        warm_up.as_secs_f64()
+    );
+
+    let only = std::env::var("IPE_BENCH_ONLY").unwrap_or_default();
+    let wanted = |w: &str| only.is_empty() || only.split(',').any(|o| o.trim() == w);
     let mut rows = Vec::new();
-    for clients in [1, 4] {
+    if wanted("synthea") {
+        for clients in [1, 4] {
+            let db = Database::create(&admin).await;
+            let server = Server::start(&db.url, warm_up).await;
+            rows.push(synthea_load(&server, &bundles, clients).await);
+            db.drop(&admin).await;
+        }
+    }
+    if wanted("create") || wanted("read") {
         let db = Database::create(&admin).await;
-        let server = Server::start(&db.url).await;
-        rows.push(synthea_load(&server, &bundles, clients).await);
+        let server = Server::start(&db.url, warm_up).await;
+        let mut ids = Vec::new();
+        for clients in [1, 8] {
+            let (row, created) = creates(&server, clients).await;
+            rows.push(row);
+            ids.extend(created);
+        }
+        let ids = Arc::new(ids);
+        if wanted("read") {
+            for clients in [1, 8] {
+                rows.push(reads(&server, &ids, clients).await);
+            }
+        }
         db.drop(&admin).await;
     }
 
-    let db = Database::create(&admin).await;
-    let server = Server::start(&db.url).await;
-    let mut ids = Vec::new();
-    for clients in [1, 8] {
-        let (row, created) = creates(&server, clients).await;
-        rows.push(row);
-        ids.extend(created);
-    }
-    let ids = Arc::new(ids);
-    for clients in [1, 8] {
-        rows.push(reads(&server, &ids, clients).await);
-    }
-    db.drop(&admin).await;
-
     print_table(&rows);
+    if wanted("synthea") {
+        in_process_costs(&bundles);
+    }
 }
 
 // --- workloads ------------------------------------------------------------
@@ -156,8 +182,51 @@ fn load_synthea() -> Vec<SyntheaBundle> {
     out
 }
 
+/// What the server does to a Synthea load besides HTTP and the database,
+/// measured here on one thread: parsing the Bundles, validating them, and
+/// serialising each entry's resource (as the write path stores it).
+fn in_process_costs(bundles: &[SyntheaBundle]) {
+    let validator = ipe::validation::StructuralValidator::new().expect("validator");
+    validator.warm_up();
+    let (mut parse, mut validate, mut serialise) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut resources = 0;
+    for b in bundles {
+        let t = Instant::now();
+        let bundle: Value = serde_json::from_slice(&b.body).expect("Bundle JSON");
+        parse += t.elapsed();
+        let t = Instant::now();
+        let issues = validator.validate(&bundle);
+        validate += t.elapsed();
+        assert!(issues.is_empty(), "{}: {} structural issues", b.name, issues.len());
+        let t = Instant::now();
+        for e in bundle["entry"].as_array().into_iter().flatten() {
+            let bytes = serde_json::to_vec(&e["resource"]).expect("serialise");
+            std::hint::black_box(bytes);
+            resources += 1;
+        }
+        serialise += t.elapsed();
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / resources as f64;
+    println!("\nServer CPU per Synthea resource outside HTTP and the database (one thread, in process):");
+    println!(
+        "  parse the Bundle JSON      {:>7.1} µs  ({:.2} s for all {resources})",
+        per(parse),
+        parse.as_secs_f64()
+    );
+    println!(
+        "  structural validation      {:>7.1} µs  ({:.2} s)",
+        per(validate),
+        validate.as_secs_f64()
+    );
+    println!(
+        "  serialise each resource    {:>7.1} µs  ({:.2} s)",
+        per(serialise),
+        serialise.as_secs_f64()
+    );
+}
+
 async fn synthea_load(server: &Server, bundles: &[SyntheaBundle], clients: usize) -> Row {
-    // Warm-up, untimed: the smallest patient Bundle.
+    // Warm-up, untimed: the smallest Bundle (102 Practitioners).
     let warm = bundles
         .iter()
         .filter(|b| b.entries > 0)
@@ -331,7 +400,9 @@ struct Server {
 }
 
 impl Server {
-    async fn start(database_url: &str) -> Server {
+    /// Starts a server on `database_url` and waits `warm_up` for its
+    /// background start-up work.
+    async fn start(database_url: &str, warm_up: Duration) -> Server {
         let overrides = Overrides {
             host: Some("127.0.0.1".into()),
             port: Some(0),
@@ -342,6 +413,7 @@ impl Server {
         let app = Application::build(&config).await.expect("start the server");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
+        tokio::time::sleep(warm_up.mul_f64(1.5)).await;
         Server {
             base,
             client: reqwest::Client::new(),

@@ -18,8 +18,27 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// The running binary; killed (and reaped) when dropped, so a failing test
+/// leaves no server behind.
+struct Running(Child);
+
+impl Running {
+    /// SIGKILL: no shutdown, nothing flushed beyond what commits did.
+    fn crash(&mut self) {
+        self.0.kill().expect("kill");
+        self.0.wait().expect("reap");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the binary and waits until it answers `/readyz`.
-async fn start(database_url: &str, port: u16) -> (Child, TestApp) {
+async fn start(database_url: &str, port: u16) -> (Running, TestApp) {
     let child = Command::new(env!("CARGO_BIN_EXE_ipe"))
         .args([
             "serve",
@@ -33,6 +52,7 @@ async fn start(database_url: &str, port: u16) -> (Child, TestApp) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Running)
         .expect("start ipe");
     let app = TestApp {
         base: format!("http://127.0.0.1:{port}"),
@@ -67,11 +87,9 @@ async fn acknowledged_writes_survive_sigkill(backend: Backend) {
         {"request": {"method": "DELETE", "url": format!("Patient/{}", ids[0])}},
     ]});
     assert_eq!(app.post("", &b).await.status, 200);
-    // Crash: no shutdown, no flushing beyond what each commit already did.
-    child.kill().expect("kill");
-    child.wait().expect("reap");
+    child.crash();
 
-    let (mut child, app) = start(&database_url, free_port()).await;
+    let (_server, app) = start(&database_url, free_port()).await;
     assert_eq!(app.get(&format!("Patient/{}", ids[0])).await.status, 410);
     for id in &ids[1..] {
         assert_eq!(
@@ -87,8 +105,6 @@ async fn acknowledged_writes_survive_sigkill(backend: Backend) {
         .await
         .expect("feed");
     assert_eq!(feed.len(), 42, "every acknowledged change is in the feed");
-    child.kill().expect("kill");
-    child.wait().expect("reap");
 }
 
 on_both_backends!(acknowledged_writes_survive_sigkill);
