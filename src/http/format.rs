@@ -3,7 +3,7 @@
 //! JSON and JSON into the wanted format.
 
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{web, HttpRequest};
 use serde_json::Value;
 
 use crate::error::FhirError;
@@ -56,6 +56,19 @@ impl Negotiated {
             None => from_accept(req).unwrap_or(Format::Json),
         };
         Ok(Negotiated { format, pretty })
+    }
+
+    /// [`render`](Self::render) without stalling an HTTP worker: XML and
+    /// pretty output of large bodies (a 35 MB Bundle takes seconds) run on
+    /// the blocking thread pool, so other requests keep being served.
+    pub async fn render_off_worker(self, json: Vec<u8>) -> Result<Vec<u8>, FhirError> {
+        let cheap = self.format == Format::Json && !self.pretty;
+        if cheap || json.len() < OFF_WORKER_BYTES {
+            return self.render(json);
+        }
+        web::block(move || self.render(json))
+            .await
+            .map_err(|e| internal(format!("render task: {e}")))?
     }
 
     /// JSON resource text → response body in the wanted format.
@@ -128,6 +141,20 @@ pub fn body_kind(req: &HttpRequest, body: &[u8]) -> Result<BodyKind, FhirError> 
             "Content-Type '{ct}' is not supported: send application/fhir+json or application/fhir+xml"
         ))
     })
+}
+
+/// Bodies at least this large are converted on the blocking pool.
+const OFF_WORKER_BYTES: usize = 64 * 1024;
+
+/// [`parse_resource`] on the blocking pool for large bodies (see
+/// [`Negotiated::render_off_worker`]).
+pub async fn parse_resource_off_worker(body: Vec<u8>, format: Format) -> Result<Value, FhirError> {
+    if body.len() < OFF_WORKER_BYTES {
+        return parse_resource(&body, format);
+    }
+    web::block(move || parse_resource(&body, format))
+        .await
+        .map_err(|e| internal(format!("parse task: {e}")))?
 }
 
 /// Parses a resource body into JSON.

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
-use super::format::{body_kind, parse_json, parse_resource, BodyKind, Format, Negotiated};
+use super::format::{body_kind, parse_json, parse_resource_off_worker, BodyKind, Format, Negotiated};
 use super::request::{self, if_match, if_none_match_hits, not_modified_since, prefer_return};
 use super::response;
 use super::AppState;
@@ -46,7 +46,7 @@ where
 async fn resource_body(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<Value, FhirError> {
     let body = request::body(req, payload, state.max_body_bytes).await?;
     match body_kind(req, &body)? {
-        BodyKind::Resource(format) => parse_resource(&body, format),
+        BodyKind::Resource(format) => parse_resource_off_worker(body, format).await,
         BodyKind::JsonPatch => Err(FhirError::UnsupportedMediaType(
             "application/json-patch+json is only accepted by PATCH".into(),
         )),
@@ -97,7 +97,7 @@ fn not_modified(req: &HttpRequest, v: &Versioned) -> Option<HttpResponse> {
     })
 }
 
-fn served(
+async fn served(
     req: &HttpRequest,
     neg: &Negotiated,
     query: &[(String, String)],
@@ -107,14 +107,14 @@ fn served(
         return Ok(res);
     }
     let body = subset(query, v.body.clone().unwrap_or_default())?;
-    Ok(response::resource(neg, StatusCode::OK, &v, body))
+    Ok(response::resource(neg, StatusCode::OK, &v, body).await)
 }
 
 pub async fn read(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
     handle(req, |req, neg, query| async move {
         let (rtype, id) = (rest::resource_type(&path.0)?, rest::id(&path.1)?);
         let v = rest::read::read(&state.ctx, rtype, &id).await?;
-        served(&req, &neg, &query, v)
+        served(&req, &neg, &query, v).await
     })
     .await
 }
@@ -127,7 +127,7 @@ pub async fn vread(
     handle(req, |req, neg, query| async move {
         let (rtype, id) = (rest::resource_type(&path.0)?, rest::id(&path.1)?);
         let v = rest::vread::vread(&state.ctx, rtype, &id, &path.2).await?;
-        served(&req, &neg, &query, v)
+        served(&req, &neg, &query, v).await
     })
     .await
 }
@@ -153,7 +153,8 @@ pub async fn create(
             &w.version,
             &state.base(&req),
             prefer_return(&req),
-        ))
+        )
+        .await)
     })
     .await
 }
@@ -170,13 +171,7 @@ pub async fn update(
         let resource = resource_body(&req, payload, &state).await?;
         let w = rest::update::update(&state.ctx, rtype, &id, resource, precondition).await?;
         let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
-        Ok(response::written(
-            &neg,
-            status,
-            &w.version,
-            &state.base(&req),
-            prefer_return(&req),
-        ))
+        Ok(response::written(&neg, status, &w.version, &state.base(&req), prefer_return(&req)).await)
     })
     .await
 }
@@ -198,13 +193,7 @@ pub async fn patch(
         }
         let patch = JsonPatch::parse(&parse_json(&body)?)?;
         let w = rest::patch::patch(&state.ctx, rtype, &id, &patch, precondition).await?;
-        Ok(response::written(
-            &neg,
-            StatusCode::OK,
-            &w.version,
-            &state.base(&req),
-            prefer_return(&req),
-        ))
+        Ok(response::written(&neg, StatusCode::OK, &w.version, &state.base(&req), prefer_return(&req)).await)
     })
     .await
 }
@@ -220,6 +209,7 @@ pub async fn delete(req: HttpRequest, path: web::Path<(String, String)>, state: 
                 StatusCode::OK,
                 &[crate::outcome::Issue::information(format!("{rtype}/{id} deleted"))],
             )
+            .await
         } else {
             HttpResponse::NoContent().finish()
         };
@@ -244,7 +234,7 @@ pub async fn history_instance(
         };
         let rel = format!("{rtype}/{id}/_history");
         let bundle = rest::history::history(&state.ctx, scope, &query, &state.base(&req), &rel).await?;
-        Ok(response::json_body(&neg, StatusCode::OK, bundle))
+        Ok(response::json_body(&neg, StatusCode::OK, bundle).await)
     })
     .await
 }
@@ -257,7 +247,7 @@ pub async fn history_type(req: HttpRequest, path: web::Path<String>, state: web:
         };
         let rel = format!("{rtype}/_history");
         let bundle = rest::history::history(&state.ctx, scope, &query, &state.base(&req), &rel).await?;
-        Ok(response::json_body(&neg, StatusCode::OK, bundle))
+        Ok(response::json_body(&neg, StatusCode::OK, bundle).await)
     })
     .await
 }
@@ -266,7 +256,7 @@ pub async fn history_system(req: HttpRequest, state: web::Data<AppState>) -> Htt
     handle(req, |req, neg, query| async move {
         let bundle =
             rest::history::history(&state.ctx, HistoryScope::System, &query, &state.base(&req), "_history").await?;
-        Ok(response::json_body(&neg, StatusCode::OK, bundle))
+        Ok(response::json_body(&neg, StatusCode::OK, bundle).await)
     })
     .await
 }
@@ -275,7 +265,7 @@ pub async fn bundle(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     handle(req, |req, neg, _| async move {
         let bundle = resource_body(&req, payload, &state).await?;
         let out = rest::transaction::submit(&state.ctx, bundle, &state.base(&req), prefer_return(&req)).await?;
-        Ok(response::json_body(&neg, StatusCode::OK, out))
+        Ok(response::json_body(&neg, StatusCode::OK, out).await)
     })
     .await
 }
@@ -283,7 +273,7 @@ pub async fn bundle(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
 pub async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     handle(req, |req, neg, _| async move {
         let cs = rest::capabilities::capability_statement(&state.ctx, &state.base(&req), &state.started_at);
-        Ok(response::json_body(&neg, StatusCode::OK, cs.to_string().into_bytes()))
+        Ok(response::json_body(&neg, StatusCode::OK, cs.to_string().into_bytes()).await)
     })
     .await
 }
@@ -343,7 +333,8 @@ pub async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
             &neg,
             StatusCode::OK,
             &[crate::outcome::Issue::information("ready: the database answers")],
-        ))
+        )
+        .await)
     })
     .await
 }

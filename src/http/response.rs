@@ -12,8 +12,8 @@ use crate::outcome::{operation_outcome, Issue};
 use crate::rest::{Return, Versioned};
 
 /// A body already in JSON, rendered in the negotiated format.
-pub fn json_body(neg: &Negotiated, status: StatusCode, json: Vec<u8>) -> HttpResponse {
-    match neg.render(json) {
+pub async fn json_body(neg: &Negotiated, status: StatusCode, json: Vec<u8>) -> HttpResponse {
+    match neg.render_off_worker(json).await {
         Ok(body) => HttpResponse::build(status)
             .content_type(neg.format.content_type())
             .body(body),
@@ -22,8 +22,8 @@ pub fn json_body(neg: &Negotiated, status: StatusCode, json: Vec<u8>) -> HttpRes
 }
 
 /// An OperationOutcome with `issues`.
-pub fn outcome(neg: &Negotiated, status: StatusCode, issues: &[Issue]) -> HttpResponse {
-    json_body(neg, status, operation_outcome(issues).to_string().into_bytes())
+pub async fn outcome(neg: &Negotiated, status: StatusCode, issues: &[Issue]) -> HttpResponse {
+    json_body(neg, status, operation_outcome(issues).to_string().into_bytes()).await
 }
 
 /// Every error response goes through here: the status and issues come from
@@ -55,22 +55,25 @@ pub fn version_headers(res: &mut HttpResponse, v: &Versioned) {
 }
 
 /// A resource version as the body, with its headers.
-pub fn resource(neg: &Negotiated, status: StatusCode, v: &Versioned, json: Vec<u8>) -> HttpResponse {
-    let mut res = json_body(neg, status, json);
+pub async fn resource(neg: &Negotiated, status: StatusCode, v: &Versioned, json: Vec<u8>) -> HttpResponse {
+    let mut res = json_body(neg, status, json).await;
     version_headers(&mut res, v);
     res
 }
 
 /// The response to a write, per `Prefer: return=…`, with `Location` for
 /// what was created and `Content-Location` for every new version.
-pub fn written(neg: &Negotiated, status: StatusCode, v: &Versioned, base: &str, ret: Return) -> HttpResponse {
+pub async fn written(neg: &Negotiated, status: StatusCode, v: &Versioned, base: &str, ret: Return) -> HttpResponse {
     let mut res = match (ret, &v.body) {
-        (Return::Representation, Some(body)) => json_body(neg, status, body.clone()),
-        (Return::OperationOutcome, _) => outcome(
-            neg,
-            status,
-            &[Issue::information(format!("{} written", v.versioned_ref()))],
-        ),
+        (Return::Representation, Some(body)) => json_body(neg, status, body.clone()).await,
+        (Return::OperationOutcome, _) => {
+            outcome(
+                neg,
+                status,
+                &[Issue::information(format!("{} written", v.versioned_ref()))],
+            )
+            .await
+        }
         _ => HttpResponse::build(status).finish(),
     };
     version_headers(&mut res, v);

@@ -79,7 +79,56 @@ async fn invalid_xml_is_400(backend: Backend) {
     assert_eq!(r.issue()["code"], "structure");
 }
 
+async fn large_xml_conversion_does_not_stall_other_requests(backend: Backend) {
+    let app = std::sync::Arc::new(spawn_app(backend).await);
+    // A ~12 MB collection Bundle: seconds of XML conversion in a debug build.
+    let entries: Vec<Value> = (0..20_000)
+        .map(|i| json!({"fullUrl": format!("urn:uuid:{i:08}-0000-4000-8000-000000000000"),
+                        "resource": {"resourceType": "Patient", "name": [{"family": format!("Family{i}"), "given": ["A", "B"]}],
+                                     "address": [{"line": ["Rua das Flores 100"], "city": "Recife", "country": "BR"}]}}))
+        .collect();
+    let big = json!({"resourceType": "Bundle", "id": "big", "type": "collection", "entry": entries});
+    assert_eq!(app.put("Bundle/big", &big).await.status, 201);
+    let small = app.create(&json!({"resourceType": "Patient", "active": true})).await;
+
+    // Two at once: enough to occupy every runtime thread if conversion ran
+    // on them.
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let r = app
+                    .send(reqwest::Client::new().get(app.url("Bundle/big?_format=xml")))
+                    .await;
+                assert_eq!(r.status, 200);
+                std::time::Instant::now()
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut small_done = Vec::new();
+    for _ in 0..6 {
+        // A fresh client each time, so requests spread over new connections
+        // (and so over every HTTP worker).
+        let r = app
+            .send(reqwest::Client::new().get(app.url(&format!("Patient/{small}"))))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        small_done.push(std::time::Instant::now());
+    }
+    let mut slow_done = Vec::new();
+    for s in slow {
+        slow_done.push(s.await.expect("big read"));
+    }
+    let slow_done = slow_done.into_iter().min().expect("two big reads");
+    assert!(
+        small_done.iter().all(|t| *t < slow_done),
+        "small reads waited for the XML conversion of another request"
+    );
+}
+
 on_both_backends!(
+    large_xml_conversion_does_not_stall_other_requests,
     xml_in_json_out,
     xml_out_by_accept_and_format,
     errors_follow_the_negotiated_format,
