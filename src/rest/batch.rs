@@ -10,14 +10,10 @@ use super::{Context, Return};
 use crate::error::FhirError;
 
 #[tracing::instrument(name = "fhir.batch", skip_all)]
-pub(super) async fn batch(ctx: &Context, bundle: Value, base: &str, ret: Return) -> Result<Vec<u8>, FhirError> {
-    let entries = bundle
-        .get("entry")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+pub(super) async fn batch(ctx: &Context, mut bundle: Value, base: &str, ret: Return) -> Result<Vec<u8>, FhirError> {
+    let entries = bundle_entry::take_entries(&mut bundle);
     let mut results = Vec::with_capacity(entries.len());
-    for (i, entry) in entries.iter().enumerate() {
+    for (i, entry) in entries.into_iter().enumerate() {
         let result = match bundle_entry::parse(i, entry, base) {
             Ok(e) => one(ctx, e.action).await,
             Err(e) => Err(e),

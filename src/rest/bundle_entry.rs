@@ -84,9 +84,19 @@ pub(super) struct Entry {
     pub action: Action,
 }
 
-/// Reads `Bundle.entry[index]`. `base` is stripped from absolute URLs.
-pub(super) fn parse(index: usize, entry: &Value, base: &str) -> Result<Entry, FhirError> {
+/// Moves the entries out of a Bundle (resources are large; no copies).
+pub(super) fn take_entries(bundle: &mut Value) -> Vec<Value> {
+    match bundle.get_mut("entry") {
+        Some(Value::Array(entries)) => std::mem::take(entries),
+        _ => Vec::new(),
+    }
+}
+
+/// Reads `Bundle.entry[index]`, taking its resource. `base` is stripped from
+/// absolute URLs.
+pub(super) fn parse(index: usize, mut entry: Value, base: &str) -> Result<Entry, FhirError> {
     let at = |field: &str| format!("Bundle.entry[{index}].{field}");
+    let taken = entry.get_mut("resource").map(Value::take);
     let bad = |code, msg: String, field: &str| FhirError::invalid(code, msg, Some(&at(field)));
     let request = entry
         .get("request")
@@ -104,12 +114,7 @@ pub(super) fn parse(index: usize, entry: &Value, base: &str) -> Result<Entry, Fh
     let segments: Vec<&str> = url.split('/').filter(|s| !s.is_empty()).collect();
     let rtype = segments.first().map(|t| super::resource_type(t)).transpose()?;
     let id = segments.get(1).map(|i| super::id(i)).transpose()?;
-    let resource = || {
-        entry
-            .get("resource")
-            .cloned()
-            .ok_or_else(|| bad(IssueType::Required, format!("{method} needs a resource"), "resource"))
-    };
+    let resource = || taken.ok_or_else(|| bad(IssueType::Required, format!("{method} needs a resource"), "resource"));
     let action = match (method, rtype, id, &segments[..]) {
         ("GET", Some(rtype), Some(id), [_, _]) => Action::Read { rtype, id },
         ("GET", Some(rtype), Some(id), [_, _, "_history", vid]) => Action::VRead {
@@ -337,10 +342,10 @@ mod tests {
     #[test]
     fn entries_parse_into_actions_and_conditional_ones_are_refused_honestly() {
         let e = json!({"request": {"method": "DELETE", "url": "Patient/1"}});
-        assert!(matches!(parse(0, &e, "http://x").map(|e| e.action.order()), Ok(0)));
+        assert!(matches!(parse(0, e, "http://x").map(|e| e.action.order()), Ok(0)));
         let c = json!({"request": {"method": "PUT", "url": "Patient?identifier=x"}, "resource": {}});
-        assert_eq!(parse(0, &c, "http://x").err().map(|e| e.status()), Some(501));
+        assert_eq!(parse(0, c, "http://x").err().map(|e| e.status()), Some(501));
         let bad = json!({"request": {"method": "PUT", "url": "Nope/1"}, "resource": {}});
-        assert_eq!(parse(0, &bad, "http://x").err().map(|e| e.status()), Some(404));
+        assert_eq!(parse(0, bad, "http://x").err().map(|e| e.status()), Some(404));
     }
 }

@@ -40,7 +40,7 @@ pub async fn submit(ctx: &Context, bundle: Value, base: &str, ret: Return) -> Re
 
 #[tracing::instrument(name = "fhir.transaction", skip_all)]
 async fn transaction(ctx: &Context, bundle: Value, base: &str, ret: Return) -> Result<Vec<u8>, FhirError> {
-    let mut entries = parse_entries(&bundle, base)?;
+    let mut entries = parse_entries(bundle, base)?;
     let ids = assign_ids(ctx, &entries);
     let rewrites = reference_map(&entries, &ids);
     for (i, entry) in entries.iter_mut().enumerate() {
@@ -87,14 +87,10 @@ async fn transaction(ctx: &Context, bundle: Value, base: &str, ret: Return) -> R
     ))
 }
 
-pub(super) fn parse_entries(bundle: &Value, base: &str) -> Result<Vec<Entry>, FhirError> {
-    let entries = bundle
-        .get("entry")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+fn parse_entries(mut bundle: Value, base: &str) -> Result<Vec<Entry>, FhirError> {
+    let entries = bundle_entry::take_entries(&mut bundle);
     entries
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, e)| bundle_entry::parse(i, e, base))
         .collect()

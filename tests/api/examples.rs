@@ -12,10 +12,10 @@
 //! Observations, Bundles…) and the base specification's own definitions
 //! (4,560 StructureDefinitions, SearchParameters, ValueSets, CodeSystems,
 //! ConceptMaps and OperationDefinitions, plus ten "definition download"
-//! Bundles of 2–35 MB that repeat them). The examples run in every test run;
-//! the definitions, 180 MB that take minutes in a debug build, run with
-//! `--ignored`. (The XML conversion alone, without the server, is checked on
-//! all 5,306 files by `crates/ipe-xml/tests/r4_examples_roundtrip.rs`.)
+//! Bundles of 2–35 MB that repeat them). Both run in every test run, as two
+//! tests (the definitions, 180 MB, take about a minute in a debug build).
+//! (The XML conversion alone, without the server, is checked on all 5,306
+//! files by `crates/ipe-xml/tests/r4_examples_roundtrip.rs`.)
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -401,25 +401,12 @@ async fn every_official_example_round_trips_through_json_and_xml(backend: Backen
     );
 }
 
-/// The specification's definitions (180 MB): minutes in a debug build.
+/// The specification's definitions (180 MB).
 async fn every_official_definition_round_trips_through_json_and_xml(backend: Backend) {
     check_examples(backend, is_definition).await;
 }
 
-on_both_backends!(every_official_example_round_trips_through_json_and_xml);
-
-mod definitions {
-    use crate::helpers::Backend;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "180 MB through XML: minutes in a debug build; run with --ignored"]
-    async fn sqlite() {
-        super::every_official_definition_round_trips_through_json_and_xml(Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "180 MB through XML: minutes in a debug build; run with --ignored"]
-    async fn postgres() {
-        super::every_official_definition_round_trips_through_json_and_xml(Backend::Postgres).await
-    }
-}
+on_both_backends!(
+    every_official_example_round_trips_through_json_and_xml,
+    every_official_definition_round_trips_through_json_and_xml,
+);
