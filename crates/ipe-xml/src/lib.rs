@@ -70,6 +70,7 @@ mod xml_input;
 mod xml_output;
 
 pub use error::XmlError;
+pub use resource_types::R4_RESOURCE_TYPES;
 
 /// A resource in fhirbolt's untyped element model, read with R4's rules.
 type R4Element = Element<{ FhirReleases::R4 }>;

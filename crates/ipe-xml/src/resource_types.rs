@@ -6,8 +6,9 @@
 //! kind `resource`, derivation `specialization` and not abstract; the test
 //! `tests/resource_types.rs` checks it against the package.
 
-/// Sorted, for binary search.
-const R4_RESOURCE_TYPES: [&str; 146] = [
+/// Every concrete R4 resource type, sorted (for binary search). Public so
+/// the server uses this one list, the one tested against the package.
+pub const R4_RESOURCE_TYPES: [&str; 146] = [
     "Account",
     "ActivityDefinition",
     "AdverseEvent",
