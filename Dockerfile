@@ -37,6 +37,8 @@ RUN set -eux; \
     mkdir -p src; \
     echo 'fn main() {}' > src/main.rs; \
     : > src/lib.rs; \
+    mkdir -p benches; \
+    echo 'fn main() {}' > benches/rest.rs; \
     for manifest in crates/*/Cargo.toml; do \
         [ -e "$manifest" ] || continue; \
         dir="${manifest%/Cargo.toml}"; \
@@ -45,7 +47,7 @@ RUN set -eux; \
     done; \
     cargo build --release --bin ipe \
         || echo 'warning: dependency pre-build failed; the full build compiles everything'; \
-    rm -rf src crates/*/src
+    rm -rf src benches crates/*/src
 
 # The real sources, plus what the binary embeds at compile time
 # (conformance/ via include_bytes!, migrations/ via sqlx::migrate!) — the
