@@ -12,10 +12,12 @@
 //! - [`outcome`] and [`error`]: OperationOutcome issues and the one error type
 //!   every interaction returns, with its status mapping.
 //! - [`clock`]: injected time and id generation.
+//! - [`fhirpath`]: FHIRPath 2.0 lexer and parser (expression → syntax tree).
 
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fhirpath;
 pub mod http;
 pub mod model;
 pub mod outcome;
