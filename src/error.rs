@@ -16,6 +16,7 @@
 //! | `PayloadTooLarge`        | 413    | too-long       |
 //! | `NotImplemented`         | 501    | not-supported  |
 //! | `Store`                  | 500    | exception (detail only in the log) |
+//! | `Internal`               | 500    | exception (detail only in the log) |
 //! | `Unavailable`            | 503    | transient      |
 //! | `InEntry`                | that of the failed entry | (per issue, located in the Bundle) |
 
@@ -58,6 +59,10 @@ pub enum FhirError {
     Unavailable(#[source] StoreError),
     #[error("internal error")]
     Store(#[source] StoreError),
+    /// A server-side failure outside storage (e.g. rendering a stored
+    /// resource); the detail is for the log only.
+    #[error("internal error")]
+    Internal(String),
 }
 
 impl From<StoreError> for FhirError {
@@ -96,7 +101,7 @@ impl FhirError {
             FhirError::PayloadTooLarge(_) => 413,
             FhirError::NotImplemented(_) => 501,
             FhirError::Unavailable(_) => 503,
-            FhirError::Store(_) => 500,
+            FhirError::Store(_) | FhirError::Internal(_) => 500,
             FhirError::InEntry { status, .. } => *status,
         }
     }
@@ -117,7 +122,7 @@ impl FhirError {
             FhirError::PreconditionFailed(_) | FhirError::Conflict(_) => IssueType::Conflict,
             FhirError::PayloadTooLarge(_) => IssueType::TooLong,
             FhirError::Unavailable(_) => IssueType::Transient,
-            FhirError::Store(_) => IssueType::Exception,
+            FhirError::Store(_) | FhirError::Internal(_) => IssueType::Exception,
         };
         vec![Issue::error(code, self.to_string())]
     }

@@ -68,7 +68,7 @@ impl Negotiated {
         }
         web::block(move || self.render(json))
             .await
-            .map_err(|e| internal(format!("render task: {e}")))?
+            .map_err(|e| FhirError::Internal(format!("render task: {e}")))?
     }
 
     /// JSON resource text → response body in the wanted format.
@@ -76,18 +76,15 @@ impl Negotiated {
         match (self.format, self.pretty) {
             (Format::Json, false) => Ok(json),
             (Format::Json, true) => {
-                let v: Value = serde_json::from_slice(&json).map_err(|e| internal(format!("stored JSON: {e}")))?;
-                serde_json::to_vec_pretty(&v).map_err(|e| internal(e.to_string()))
+                let v: Value =
+                    serde_json::from_slice(&json).map_err(|e| FhirError::Internal(format!("stored JSON: {e}")))?;
+                serde_json::to_vec_pretty(&v).map_err(|e| FhirError::Internal(e.to_string()))
             }
             (Format::Xml, pretty) => ipe_xml::json_to_xml(&json, pretty)
                 .map(String::into_bytes)
-                .map_err(|e| internal(format!("cannot render XML: {e}"))),
+                .map_err(|e| FhirError::Internal(format!("cannot render XML: {e}"))),
         }
     }
-}
-
-fn internal(msg: String) -> FhirError {
-    FhirError::Store(crate::store::StoreError::Corrupt(msg))
 }
 
 /// The highest-q FHIR format named in `Accept`.
@@ -154,7 +151,7 @@ pub async fn parse_resource_off_worker(body: Vec<u8>, format: Format) -> Result<
     }
     web::block(move || parse_resource(&body, format))
         .await
-        .map_err(|e| internal(format!("parse task: {e}")))?
+        .map_err(|e| FhirError::Internal(format!("parse task: {e}")))?
 }
 
 /// Parses a resource body into JSON.

@@ -172,22 +172,16 @@ impl WriteTx {
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        match self.tx.take() {
+        if self.tx.is_none() {
             // Nothing was read: the flush is one atomic statement, so no
             // explicit transaction is needed (PostgreSQL only).
-            None => {
-                let pending = std::mem::take(&mut self.pending);
-                flush_postgres(pending, &self.pool).await
-            }
-            Some(tx) => {
-                self.tx = Some(tx);
-                self.flush().await?;
-                match self.tx.take() {
-                    Some(tx) => Ok(tx.commit().await?),
-                    None => Ok(()),
-                }
-            }
+            return flush_postgres(std::mem::take(&mut self.pending), &self.pool).await;
         }
+        self.flush().await?;
+        if let Some(tx) = self.tx.take() {
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// Writes the buffered versions inside the open transaction.
