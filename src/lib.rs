@@ -24,4 +24,5 @@ pub mod outcome;
 pub mod rest;
 pub mod startup;
 pub mod store;
+pub mod ucum;
 pub mod validation;

@@ -25,6 +25,8 @@ pub enum Expr {
         target: Option<Box<Expr>>,
         name: String,
         args: Vec<Expr>,
+        /// Character offset of the name, for errors.
+        position: usize,
     },
     /// `target[index]`
     Indexer {

@@ -218,6 +218,12 @@ impl Parser {
 
     /// `name` or `name(args)`, on `target` when there is one.
     fn invocation(&mut self, target: Option<Expr>, name: String) -> Result<Expr, ParseError> {
+        // The name was the previous token.
+        let position = self
+            .pos
+            .checked_sub(1)
+            .and_then(|i| self.tokens.get(i))
+            .map_or(0, |t| t.pos);
         if !self.at_symbol("(") {
             return Ok(match target {
                 Some(target) => Expr::Member {
@@ -241,6 +247,7 @@ impl Parser {
             target: target.map(Box::new),
             name,
             args,
+            position,
         })
     }
 
@@ -426,7 +433,7 @@ mod tests {
 
     #[test]
     fn keywords_are_allowed_as_function_names() {
-        let Expr::Function { name, target, args } = parse("name.contains('x')").unwrap() else {
+        let Expr::Function { name, target, args, .. } = parse("name.contains('x')").unwrap() else {
             panic!("expected function");
         };
         assert_eq!(name, "contains");

@@ -13,13 +13,9 @@
 //! [search.html#summary]: https://hl7.org/fhir/R4/search.html#summary
 //! [search.html#elements]: https://hl7.org/fhir/R4/search.html#elements
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
 use serde_json::{json, Map, Value};
 
-/// One line per element of every R4 resource type (see the generating script).
-static ELEMENTS_TSV: &str = include_str!("../../conformance/r4-elements.tsv");
+use super::definitions::{self, Kind, TypeDef};
 
 const SUBSETTED_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
 const SUBSETTED_CODE: &str = "SUBSETTED";
@@ -143,7 +139,7 @@ fn subset(object: &Map<String, Value>, keep: impl Fn(&str) -> bool) -> Value {
 /// The summary elements of one object (the resource root or a backbone
 /// element), recursing into backbone elements; complex datatypes are kept whole.
 fn summary_children(
-    def: &TypeDefinition,
+    def: &TypeDef,
     parent: &str,
     object: &Map<String, Value>,
     removed: &mut bool,
@@ -172,7 +168,7 @@ fn summary_children(
 
 /// A backbone element (one object or an array of them) cut down to its
 /// summary children; `None` when nothing is left, so no `{}` is produced.
-fn summary_backbone(def: &TypeDefinition, children: &str, value: &Value, removed: &mut bool) -> Option<Value> {
+fn summary_backbone(def: &TypeDef, children: &str, value: &Value, removed: &mut bool) -> Option<Value> {
     let mut one = |object: &Map<String, Value>| {
         let kept = summary_children(def, children, object, removed);
         if kept.is_empty() {
@@ -239,184 +235,9 @@ fn mark_subsetted(resource: &mut Map<String, Value>) {
 }
 
 /// The definition of the resource's type, if its `resourceType` names one.
-fn type_definition(resource: &Map<String, Value>) -> Option<&'static TypeDefinition> {
+fn type_definition(resource: &Map<String, Value>) -> Option<&'static TypeDef> {
     let name = resource.get("resourceType")?.as_str()?;
-    table()?.types.get(name)
-}
-
-/// One element of a resource type, borrowed from the embedded table.
-#[derive(Debug)]
-struct ElementDefinition {
-    /// The last path segment without `[x]`: `value` for `value[x]`.
-    name: &'static str,
-    /// Whether the name is a choice (`value[x]`) spelled `valueQuantity` etc. in JSON.
-    choice: bool,
-    /// Comma-separated type codes; for a choice they give the JSON names.
-    types: &'static str,
-    min: u32,
-    summary: bool,
-    /// For backbone elements, the path whose children they have: their own, or
-    /// for an element defined by reference (`Questionnaire.item.item`) the
-    /// referenced one (`item`).
-    children: Option<&'static str>,
-}
-
-impl ElementDefinition {
-    /// Whether this element is spelled `key` in JSON (`_key` included).
-    fn matches(&self, key: &str) -> bool {
-        let key = json_name(key);
-        if !self.choice {
-            return key == self.name;
-        }
-        let Some(suffix) = key.strip_prefix(self.name) else {
-            return false;
-        };
-        self.types.split(',').any(|code| is_capitalized(code, suffix))
-    }
-}
-
-/// `suffix` is `code` with its first letter upper-cased (`dateTime` → `DateTime`).
-fn is_capitalized(code: &str, suffix: &str) -> bool {
-    let mut code_chars = code.chars();
-    let mut suffix_chars = suffix.chars();
-    match (code_chars.next(), suffix_chars.next()) {
-        (Some(c), Some(s)) => c.to_ascii_uppercase() == s && code_chars.eq(suffix_chars),
-        _ => false,
-    }
-}
-
-/// All elements of one resource type, grouped by parent path ("" for the root).
-#[derive(Debug)]
-struct TypeDefinition {
-    name: &'static str,
-    by_parent: HashMap<&'static str, Vec<ElementDefinition>>,
-}
-
-impl TypeDefinition {
-    fn child(&self, parent: &str, key: &str) -> Option<&ElementDefinition> {
-        self.by_parent.get(parent)?.iter().find(|e| e.matches(key))
-    }
-}
-
-#[derive(Debug)]
-struct Table {
-    types: HashMap<&'static str, TypeDefinition>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("conformance/r4-elements.tsv line {line}: {problem}")]
-struct TableError {
-    line: usize,
-    problem: &'static str,
-}
-
-/// The parsed table, or `None` if the embedded file is broken — which the
-/// tests rule out; callers then return resources unchanged rather than fail a
-/// read over a presentation option.
-fn table() -> Option<&'static Table> {
-    static TABLE: OnceLock<Option<Table>> = OnceLock::new();
-    TABLE
-        .get_or_init(|| match parse_table(ELEMENTS_TSV) {
-            Ok(table) => Some(table),
-            Err(error) => {
-                tracing::error!(%error, "element table unusable; _summary/_elements disabled");
-                None
-            }
-        })
-        .as_ref()
-}
-
-fn parse_table(text: &'static str) -> Result<Table, TableError> {
-    let mut types: HashMap<&'static str, TypeDefinition> = HashMap::new();
-    let mut current: Option<&'static str> = None;
-    for (index, line) in text.lines().enumerate() {
-        let error = |problem| TableError {
-            line: index + 1,
-            problem,
-        };
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some(element_line) = line.strip_prefix('\t') else {
-            current = Some(line);
-            types.insert(
-                line,
-                TypeDefinition {
-                    name: line,
-                    by_parent: HashMap::new(),
-                },
-            );
-            continue;
-        };
-        let type_name = current.ok_or_else(|| error("element before any type"))?;
-        let (parent, element) = parse_element(element_line).ok_or_else(|| error("bad element"))?;
-        types
-            .get_mut(type_name)
-            .ok_or_else(|| error("unknown type"))?
-            .by_parent
-            .entry(parent)
-            .or_default()
-            .push(element);
-    }
-    let mut table = Table { types };
-    mark_backbones(&mut table);
-    Ok(table)
-}
-
-/// One element line: `path min max flags types`. Returns its parent path too.
-fn parse_element(line: &'static str) -> Option<(&'static str, ElementDefinition)> {
-    let mut fields = line.split('\t');
-    let path = fields.next()?;
-    let min = fields.next()?.parse().ok()?;
-    let _max = fields.next()?;
-    let flags = fields.next()?;
-    let types = fields.next()?;
-    let (parent, last) = path.rsplit_once('.').unwrap_or(("", path));
-    let (name, choice) = match last.strip_suffix("[x]") {
-        Some(base) => (base, true),
-        None => (last, false),
-    };
-    // `#Questionnaire.item`: reuse the children of `item`.
-    let children = types
-        .strip_prefix('#')
-        .map(|target| target.split_once('.').map_or(target, |(_, path)| path));
-    Some((
-        parent,
-        ElementDefinition {
-            name,
-            choice,
-            types,
-            min,
-            summary: flags.contains('S'),
-            children,
-        },
-    ))
-}
-
-/// Gives every element that has child elements its own path as `children`.
-fn mark_backbones(table: &mut Table) {
-    for def in table.types.values_mut() {
-        let parents: Vec<&'static str> = def.by_parent.keys().copied().collect();
-        for parent in parents {
-            let Some((grand, last)) = split_parent(parent) else {
-                continue;
-            };
-            if let Some(element) = def
-                .by_parent
-                .get_mut(grand)
-                .and_then(|siblings| siblings.iter_mut().find(|e| e.name == last))
-            {
-                element.children = Some(parent);
-            }
-        }
-    }
-}
-
-fn split_parent(path: &'static str) -> Option<(&'static str, &'static str)> {
-    if path.is_empty() {
-        return None;
-    }
-    Some(path.rsplit_once('.').unwrap_or(("", path)))
+    definitions::r4().get(name).filter(|t| t.kind == Kind::Resource)
 }
 
 #[cfg(test)]
@@ -424,7 +245,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::resource_type;
     use crate::validation::test_data;
 
     fn keys(value: &Value) -> Vec<&str> {
@@ -434,42 +254,17 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn is_subsetted(value: &Value) -> bool {
-        value["meta"]["tag"]
-            .as_array()
-            .is_some_and(|tags| tags.iter().any(|t| t["code"] == SUBSETTED_CODE))
-    }
-
-    fn element(type_name: &str, parent: &str, key: &str) -> &'static ElementDefinition {
-        table()
-            .and_then(|t| t.types.get(type_name))
+    fn element(type_name: &str, parent: &str, key: &str) -> &'static definitions::ElementDef {
+        definitions::r4()
+            .get(type_name)
             .and_then(|d| d.child(parent, key))
             .unwrap_or_else(|| panic!("{type_name} {parent} {key} not in table"))
     }
 
-    #[test]
-    fn the_embedded_table_covers_every_r4_resource_type() {
-        let table = parse_table(ELEMENTS_TSV).expect("generated table parses");
-        assert_eq!(table.types.len(), 146);
-        for name in resource_type::ALL {
-            assert!(table.types.contains_key(name), "{name} missing");
-        }
-    }
-
-    #[test]
-    fn choice_elements_match_their_typed_json_names_only() {
-        let value = element("Observation", "", "valueQuantity");
-        assert_eq!(value.name, "value");
-        assert!(value.matches("valueDateTime") && value.matches("_valueDateTime"));
-        assert!(!value.matches("valueFoo") && !value.matches("value"));
-    }
-
-    #[test]
-    fn elements_defined_by_reference_reuse_the_referenced_children() {
-        // Questionnaire.item.item is `#Questionnaire.item`: its linkId is item.linkId.
-        let nested = element("Questionnaire", "item", "item");
-        assert_eq!(nested.children, Some("item"));
-        assert_eq!(element("Questionnaire", "item", "linkId").min, 1);
+    fn is_subsetted(value: &Value) -> bool {
+        value["meta"]["tag"]
+            .as_array()
+            .is_some_and(|tags| tags.iter().any(|t| t["code"] == SUBSETTED_CODE))
     }
 
     #[test]

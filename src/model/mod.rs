@@ -1,6 +1,7 @@
 //! Small FHIR value types shared across the crate.
 
 pub mod datetime;
+pub mod definitions;
 pub mod elements;
 pub mod id;
 pub mod resource_type;
