@@ -19,10 +19,15 @@
 //! | `Internal`               | 500    | exception (detail only in the log) |
 //! | `Unavailable`            | 503    | transient      |
 //! | `InEntry`                | that of the failed entry | (per issue, located in the Bundle) |
+//!
+//! A [`PatchError`] becomes `Invalid` (the patch document is malformed) or
+//! `Unprocessable` with issue code `processing` (it does not apply to the
+//! current resource).
 
 use thiserror::Error;
 
 use crate::outcome::{Issue, IssueType};
+use crate::rest::patch::PatchError;
 use crate::store::StoreError;
 
 #[derive(Debug, Error)]
@@ -73,6 +78,27 @@ impl From<StoreError> for FhirError {
             }
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => FhirError::Unavailable(e),
             other => FhirError::Store(other),
+        }
+    }
+}
+
+impl From<PatchError> for FhirError {
+    /// A malformed patch document is the request's fault (400); a valid one
+    /// that does not fit the current resource is unprocessable (422).
+    fn from(e: PatchError) -> Self {
+        match e {
+            PatchError::Invalid {
+                code,
+                message,
+                expression,
+            } => FhirError::invalid(code, message, expression.as_deref()),
+            PatchError::NotApplicable { message, expression } => {
+                let issue = Issue::error(IssueType::Processing, message);
+                FhirError::Unprocessable(vec![match expression {
+                    Some(e) => issue.at(e),
+                    None => issue,
+                }])
+            }
         }
     }
 }

@@ -478,7 +478,11 @@ fn navigate_node<'a>(
         }
         return Ok(());
     }
-    push_values(value.unwrap_or(&Value::Null), extras, element.type_code(), out);
+    let value = value.unwrap_or(&Value::Null);
+    match element.type_def() {
+        Some(type_def) if type_def.kind != Kind::Resource => push_typed(value, extras, NodeType::of(type_def), out),
+        _ => push_values(value, extras, element.type_code(), out),
+    }
     Ok(())
 }
 

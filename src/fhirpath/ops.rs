@@ -98,7 +98,7 @@ pub(super) fn compare(left: &Item, right: &Item) -> Result<Option<Ordering>, Eva
         (Item::Time(a), Item::Time(b)) => a.partial_cmp_fhirpath(b),
         (Item::Quantity(a), Item::Quantity(b)) => match comparable_values(a, b) {
             Some((x, y)) => Some(x.cmp(&y)),
-            None if same_dimension_family(a, b) => None,
+            None if has_unknown_unit(a, b) => None,
             None => {
                 return Err(EvalError::new(format!(
                     "cannot compare quantities in '{}' and '{}'",
@@ -117,10 +117,14 @@ pub(super) fn compare(left: &Item, right: &Item) -> Result<Option<Ordering>, Eva
     Ok(ordering)
 }
 
-/// Quantities whose units are known but incommensurable (`'g'` vs `'m'`)
-/// are a type error; a unit nobody knows just gives an empty result.
-fn same_dimension_family(a: &Quantity, b: &Quantity) -> bool {
-    ucum::canonical(&ucum_unit(a)).is_err() || ucum::canonical(&ucum_unit(b)).is_err()
+/// Quantities whose units are valid UCUM but incommensurable (`'g'` vs
+/// `'m'`) are a type error; a unit that is not UCUM just gives an empty
+/// result, as do calendar years against `'a'`.
+fn has_unknown_unit(a: &Quantity, b: &Quantity) -> bool {
+    is_calendar_year_or_month(a)
+        || is_calendar_year_or_month(b)
+        || !ucum::is_valid(&ucum_unit(a))
+        || !ucum::is_valid(&ucum_unit(b))
 }
 
 fn number(item: &Item) -> Option<Decimal> {

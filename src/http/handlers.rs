@@ -14,7 +14,8 @@ use super::AppState;
 use crate::error::FhirError;
 use crate::model::elements::{select_elements, summarize, SummaryMode};
 use crate::outcome::IssueType;
-use crate::rest::{self, delete::Deleted, patch::JsonPatch, Versioned};
+use crate::rest::patch::{FhirPathPatch, JsonPatch, PatchDocument};
+use crate::rest::{self, delete::Deleted, Versioned};
 use crate::store::HistoryScope;
 
 /// Negotiates the format, runs `f`, and turns an error into an
@@ -51,6 +52,19 @@ async fn resource_body(req: &HttpRequest, payload: web::Payload, state: &AppStat
             "application/json-patch+json is only accepted by PATCH".into(),
         )),
     }
+}
+
+/// Reads the body of a PATCH: a JSON Patch document, or a FHIRPath Patch
+/// (a Parameters resource in JSON or XML).
+async fn patch_body(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<PatchDocument, FhirError> {
+    let body = request::body(req, payload, state.max_body_bytes).await?;
+    Ok(match body_kind(req, &body)? {
+        BodyKind::JsonPatch => PatchDocument::Json(JsonPatch::parse(&parse_json(&body)?)?),
+        BodyKind::Resource(format) => {
+            let parameters = parse_resource_off_worker(body, format).await?;
+            PatchDocument::FhirPath(FhirPathPatch::parse(&parameters)?)
+        }
+    })
 }
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -185,13 +199,7 @@ pub async fn patch(
     handle(req, |req, neg, _| async move {
         let (rtype, id) = (rest::resource_type(&path.0)?, rest::id(&path.1)?);
         let precondition = if_match(&req)?;
-        let body = request::body(&req, payload, state.max_body_bytes).await?;
-        if body_kind(&req, &body)? != BodyKind::JsonPatch {
-            return Err(FhirError::UnsupportedMediaType(
-                "PATCH takes application/json-patch+json; FHIRPath Patch is not built yet".into(),
-            ));
-        }
-        let patch = JsonPatch::parse(&parse_json(&body)?)?;
+        let patch = patch_body(&req, payload, &state).await?;
         let w = rest::patch::patch(&state.ctx, rtype, &id, &patch, precondition).await?;
         Ok(response::written(&neg, StatusCode::OK, &w.version, &state.base(&req), prefer_return(&req)).await)
     })

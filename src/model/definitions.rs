@@ -10,7 +10,31 @@
 //! `valueQuantity` and knows it is a `Quantity`).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
+
+/// FNV-1a: the keys are short names looked up on every FHIRPath step, where
+/// SipHash's DoS resistance buys nothing (the table is fixed at build time)
+/// and costs a third of the lookup.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// The embedded table (see the generating script for the format).
 static ELEMENTS_TSV: &str = include_str!("../../conformance/r4-elements.tsv");
@@ -33,7 +57,7 @@ pub struct TypeDef {
     pub is_abstract: bool,
     /// Elements grouped by parent path ("" for the type's own children,
     /// `contact` for those of the backbone element `Patient.contact`).
-    by_parent: HashMap<&'static str, Vec<ElementDef>>,
+    by_parent: FastMap<&'static str, Vec<ElementDef>>,
 }
 
 impl TypeDef {
@@ -71,6 +95,8 @@ pub struct ElementDef {
     /// whose children they have: their own, or for an element defined by
     /// reference (`Questionnaire.item.item`) the referenced one (`item`).
     pub children: Option<&'static str>,
+    /// The definition of the single type, looked up once.
+    resolved: OnceLock<Option<&'static TypeDef>>,
 }
 
 impl ElementDef {
@@ -96,6 +122,11 @@ impl ElementDef {
         types.split(',').filter(|code| !code.is_empty())
     }
 
+    /// The definition of [`type_code`](Self::type_code), cached on the element.
+    pub fn type_def(&'static self) -> Option<&'static TypeDef> {
+        *self.resolved.get_or_init(|| r4().get(self.type_code()))
+    }
+
     /// The single type of a non-choice element: `BackboneElement` for backbone
     /// elements (also those defined by reference).
     pub fn type_code(&self) -> &'static str {
@@ -119,7 +150,7 @@ fn is_capitalized(code: &str, suffix: &str) -> bool {
 /// All R4 base types by name.
 #[derive(Debug, Default)]
 pub struct Definitions {
-    types: HashMap<&'static str, TypeDef>,
+    types: FastMap<&'static str, TypeDef>,
 }
 
 impl Definitions {
@@ -168,7 +199,7 @@ struct TableError {
 }
 
 fn parse_table(text: &'static str) -> Result<Definitions, TableError> {
-    let mut types: HashMap<&'static str, TypeDef> = HashMap::new();
+    let mut types: FastMap<&'static str, TypeDef> = FastMap::default();
     let mut current: Option<&'static str> = None;
     for (index, line) in text.lines().enumerate() {
         let error = |problem| TableError {
@@ -217,7 +248,7 @@ fn parse_type_line(line: &'static str) -> Option<TypeDef> {
         kind,
         base,
         is_abstract,
-        by_parent: HashMap::new(),
+        by_parent: FastMap::default(),
     })
 }
 
@@ -249,6 +280,7 @@ fn parse_element(line: &'static str) -> Option<(&'static str, ElementDef)> {
             summary: flags.contains('S'),
             modifier: flags.contains('M'),
             children,
+            resolved: OnceLock::new(),
         },
     ))
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::patch::JsonPatch;
+use super::patch::{FhirPathPatch, JsonPatch, PatchDocument};
 use super::{create, delete, patch, read, update, vread, Context, IfMatch, Return, Versioned, Written};
 use crate::clock::instant;
 use crate::error::FhirError;
@@ -35,7 +35,7 @@ pub(super) enum Action {
     Patch {
         rtype: ResourceType,
         id: Id,
-        patch: JsonPatch,
+        patch: PatchDocument,
         if_match: IfMatch,
     },
     Delete {
@@ -71,10 +71,17 @@ impl Action {
         }
     }
 
-    pub(super) fn resource_mut(&mut self) -> Option<&mut Value> {
+    /// The JSON this action writes, where references to other entries are
+    /// rewritten: the resource of a create or update, the values of a
+    /// FHIRPath Patch (a JSON Patch is opaque base64 in its Binary).
+    pub(super) fn written_json_mut(&mut self) -> Vec<&mut Value> {
         match self {
-            Action::Create { resource, .. } | Action::Update { resource, .. } => Some(resource),
-            _ => None,
+            Action::Create { resource, .. } | Action::Update { resource, .. } => vec![resource],
+            Action::Patch {
+                patch: PatchDocument::FhirPath(patch),
+                ..
+            } => patch.values_mut(),
+            _ => Vec::new(),
         }
     }
 }
@@ -135,7 +142,7 @@ pub(super) fn parse(index: usize, mut entry: Value, base: &str) -> Result<Entry,
         ("PATCH", Some(rtype), Some(id), [_, _]) => Action::Patch {
             rtype,
             id,
-            patch: binary_patch(&resource()?, index)?,
+            patch: entry_patch(&resource()?, index)?,
             if_match,
         },
         ("DELETE", Some(rtype), Some(id), [_, _]) => Action::Delete { rtype, id, if_match },
@@ -158,15 +165,34 @@ pub fn parse_etag(etag: Option<&str>) -> Result<IfMatch, String> {
         .map_err(|_| format!("'{raw}' is not an ETag of this server (W/\"<version>\")"))
 }
 
-/// A PATCH entry carries its JSON Patch as a Binary resource.
+/// A PATCH entry carries a FHIRPath Patch (a Parameters resource) or a JSON
+/// Patch (in a Binary).
+fn entry_patch(resource: &Value, index: usize) -> Result<PatchDocument, FhirError> {
+    match resource.get("resourceType").and_then(Value::as_str) {
+        Some("Parameters") => FhirPathPatch::parse(resource)
+            .map(PatchDocument::FhirPath)
+            .map_err(|e| FhirError::from(e).in_entry(index)),
+        Some("Binary") => binary_patch(resource, index).map(PatchDocument::Json),
+        other => Err(FhirError::invalid(
+            IssueType::Invalid,
+            format!(
+                "entry {index}: a PATCH entry carries a Parameters resource (FHIRPath Patch) or a Binary \
+                 (JSON Patch), not {}",
+                other.unwrap_or("a resource without resourceType")
+            ),
+            Some(&format!("Bundle.entry[{index}].resource")),
+        )),
+    }
+}
+
+/// A Binary holding a JSON Patch.
 fn binary_patch(resource: &Value, index: usize) -> Result<JsonPatch, FhirError> {
     use base64::Engine;
     let at = format!("Bundle.entry[{index}].resource");
-    let is_json_patch = resource.get("resourceType").and_then(Value::as_str) == Some("Binary")
-        && resource.get("contentType").and_then(Value::as_str) == Some("application/json-patch+json");
-    if !is_json_patch {
+    if resource.get("contentType").and_then(Value::as_str) != Some("application/json-patch+json") {
         return Err(FhirError::NotImplemented(format!(
-            "entry {index}: only JSON Patch (a Binary with contentType application/json-patch+json) is supported in Bundles"
+            "entry {index}: a Binary in a PATCH entry must hold a JSON Patch (contentType \
+             application/json-patch+json); other patch formats are not supported"
         )));
     }
     let data = resource.get("data").and_then(Value::as_str).unwrap_or_default();
@@ -180,7 +206,7 @@ fn binary_patch(resource: &Value, index: usize) -> Result<JsonPatch, FhirError> 
             Some(&at),
         )
     })?;
-    JsonPatch::parse(&doc)
+    JsonPatch::parse(&doc).map_err(|e| FhirError::from(e).in_entry(index))
 }
 
 /// The `entry.response` (and resource) of one carried-out action.

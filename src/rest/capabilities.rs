@@ -1,7 +1,7 @@
 //! capabilities — `GET [base]/metadata`
 //! (<https://hl7.org/fhir/R4/http.html#capabilities>). Generated from what is
 //! built: every claim here has code and tests behind it; what is not built
-//! (search, conditional operations, FHIRPath Patch…) is not claimed.
+//! (search, conditional operations…) is not claimed.
 
 use serde_json::{json, Value};
 
@@ -39,7 +39,8 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
         "implementation": {"description": "Ipê FHIR R4 server", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "application/fhir+xml"],
-        "patchFormat": ["application/json-patch+json"],
+        // JSON Patch, and FHIRPath Patch as a Parameters resource in either format.
+        "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml"],
         "rest": [{
             "mode": "server",
             "resource": resources,

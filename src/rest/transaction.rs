@@ -44,8 +44,8 @@ async fn transaction(ctx: &Context, bundle: Value, base: &str, ret: Return) -> R
     let ids = assign_ids(ctx, &entries);
     let rewrites = reference_map(&entries, &ids);
     for (i, entry) in entries.iter_mut().enumerate() {
-        if let Some(resource) = entry.action.resource_mut() {
-            rewrite_references(resource, &rewrites);
+        for json in entry.action.written_json_mut() {
+            rewrite_references(json, &rewrites);
         }
         bundle_entry::check(&entry.action).map_err(|e| e.in_entry(i))?;
     }

@@ -234,11 +234,11 @@ async fn json_patch_applies_with_version_check(backend: Backend) {
         .send(
             app.client
                 .patch(app.url(&format!("Patient/{id}")))
-                .header("Content-Type", "application/fhir+json")
+                .header("Content-Type", "application/merge-patch+json")
                 .body("{}"),
         )
         .await;
-    assert_eq!(r.status, 415, "FHIRPath Patch is not claimed: {}", r.text);
+    assert_eq!(r.status, 415, "JSON Merge Patch is not a FHIR patch format: {}", r.text);
 }
 
 async fn summary_and_elements_subset_reads(backend: Backend) {

@@ -11,4 +11,5 @@ mod examples;
 mod feed;
 mod formats;
 mod history;
+mod patch;
 mod synthea;

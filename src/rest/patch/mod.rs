@@ -1,6 +1,15 @@
-//! patch — `PATCH [base]/[type]/[id]` with a JSON Patch document
-//! (<https://hl7.org/fhir/R4/http.html#patch>). FHIRPath Patch is not built
-//! yet and is refused with 415 by the HTTP layer.
+//! patch — `PATCH [base]/[type]/[id]` (<https://hl7.org/fhir/R4/http.html#patch>)
+//! with either of the two formats the spec names:
+//!
+//! - JSON Patch (`application/json-patch+json`, RFC 6902): [`JsonPatch`];
+//! - FHIRPath Patch (a `Parameters` resource, in JSON or XML;
+//!   <https://hl7.org/fhir/R4/fhirpatch.html>): [`FhirPathPatch`].
+//!
+//! Either way the current version is read, `If-Match` checked, the patch
+//! applied, and the result checked and stored as an update would be.
+
+mod fhirpath_patch;
+mod json_patch;
 
 use serde_json::Value;
 
@@ -9,18 +18,46 @@ use super::write::{check_if_match, store_version};
 use super::{Context, IfMatch, Written};
 use crate::error::FhirError;
 use crate::model::{Id, ResourceType};
-use crate::outcome::{Issue, IssueType};
+use crate::outcome::IssueType;
 use crate::store::{Method, WriteTx};
 
-/// A parsed JSON Patch document (RFC 6902).
-pub struct JsonPatch(json_patch::Patch);
+pub use fhirpath_patch::FhirPathPatch;
+pub use json_patch::JsonPatch;
 
-impl JsonPatch {
-    pub fn parse(doc: &Value) -> Result<Self, FhirError> {
-        serde_json::from_value::<json_patch::Patch>(doc.clone())
-            .map(JsonPatch)
-            .map_err(|e| FhirError::invalid(IssueType::Invalid, format!("invalid JSON Patch document: {e}"), None))
+/// A patch document in one of the supported formats.
+#[derive(Debug)]
+pub enum PatchDocument {
+    Json(JsonPatch),
+    FhirPath(FhirPathPatch),
+}
+
+impl PatchDocument {
+    fn apply(&self, resource: &mut Value) -> Result<(), PatchError> {
+        match self {
+            PatchDocument::Json(patch) => patch.apply(resource),
+            PatchDocument::FhirPath(patch) => patch.apply(resource),
+        }
     }
+}
+
+/// Why a patch was refused; [`FhirError`] maps it to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    /// The document is not a valid patch (400). `expression` locates the
+    /// fault in a FHIRPath Patch (`Parameters.parameter[1].part[0]`).
+    #[error("{message}")]
+    Invalid {
+        code: IssueType,
+        message: String,
+        expression: Option<String>,
+    },
+    /// The patch is valid but cannot be applied to the current resource
+    /// (422). `expression` names the FHIRPath Patch operation that failed.
+    #[error("{message}")]
+    NotApplicable {
+        message: String,
+        expression: Option<String>,
+    },
 }
 
 #[tracing::instrument(name = "fhir.patch", skip(ctx, patch), fields(resource_type = %rtype, id = %id))]
@@ -28,7 +65,7 @@ pub async fn patch(
     ctx: &Context,
     rtype: ResourceType,
     id: &Id,
-    patch: &JsonPatch,
+    patch: &PatchDocument,
     if_match: IfMatch,
 ) -> Result<Written, FhirError> {
     let mut tx = ctx.store.begin().await?;
@@ -42,7 +79,7 @@ pub(super) async fn apply(
     ctx: &Context,
     rtype: ResourceType,
     id: &Id,
-    patch: &JsonPatch,
+    patch: &PatchDocument,
     if_match: IfMatch,
 ) -> Result<Written, FhirError> {
     let what = format!("{rtype}/{id}");
@@ -55,12 +92,7 @@ pub(super) async fn apply(
     check_if_match(if_match, Some(&current), &what)?;
     let mut resource: Value = serde_json::from_slice(&body)
         .map_err(|e| FhirError::Store(crate::store::StoreError::Corrupt(format!("{what}: {e}"))))?;
-    json_patch::patch(&mut resource, &patch.0).map_err(|e| {
-        FhirError::Unprocessable(vec![Issue::error(
-            IssueType::Processing,
-            format!("the patch cannot be applied: {e}"),
-        )])
-    })?;
+    patch.apply(&mut resource)?;
     // A patch that produces an invalid resource is unprocessable (422), not a
     // malformed request.
     check_update_body(ctx, rtype, id, &resource).map_err(|e| match e {
