@@ -5,6 +5,7 @@
 //! string at evaluation time that could be decided once.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use rust_decimal::Decimal;
 
@@ -13,6 +14,7 @@ use super::functions::Func;
 use super::temporal::{Date, DateTime, Time};
 use super::value::{parse_decimal, Item, Quantity};
 use super::ParseError;
+use crate::model::definitions::{self, ElementDef, TypeDef};
 
 /// A compiled expression node.
 #[derive(Debug, Clone)]
@@ -49,11 +51,22 @@ pub(super) struct Member {
     pub name: String,
     /// `_name`, precomputed.
     pub extras_key: String,
-    /// Starts with an upper-case letter, so it may name a type (`Patient`).
-    pub may_be_type: bool,
+    /// The type the name denotes, if it names one (`Patient`), resolved once.
+    pub type_def: Option<&'static TypeDef>,
     /// A JSON key met while walking the tree (`valueQuantity`), rather than
     /// an element name written in an expression.
     pub json_key: bool,
+    /// The element this step found last time, keyed by the parent type:
+    /// a step nearly always meets one parent type, so after the first
+    /// evaluation the lookup is two pointer comparisons.
+    cache: OnceLock<CachedElement>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CachedElement {
+    def: usize,
+    path: usize,
+    element: Option<&'static ElementDef>,
 }
 
 impl Member {
@@ -66,12 +79,31 @@ impl Member {
     }
 
     fn new(name: String) -> Member {
+        let type_def = name
+            .starts_with(|c: char| c.is_ascii_uppercase())
+            .then(|| definitions::r4().get(&name))
+            .flatten();
         Member {
             extras_key: format!("_{name}"),
-            may_be_type: name.starts_with(|c: char| c.is_ascii_uppercase()),
+            type_def,
             json_key: false,
             name,
+            cache: OnceLock::new(),
         }
+    }
+
+    /// The element this name denotes under `path` of `def`.
+    pub(super) fn element_in(&self, def: &'static TypeDef, path: &'static str) -> Option<&'static ElementDef> {
+        let key = (std::ptr::from_ref(def) as usize, path.as_ptr() as usize);
+        let cached = self.cache.get_or_init(|| CachedElement {
+            def: key.0,
+            path: key.1,
+            element: def.element(path, &self.name),
+        });
+        if (cached.def, cached.path) == key {
+            return cached.element;
+        }
+        def.element(path, &self.name)
     }
 }
 

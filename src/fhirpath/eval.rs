@@ -13,7 +13,7 @@ use super::compile::{Member, Namespace, Op, TypeName, Variable};
 use super::functions::Func;
 use super::value::{Item, Node, NodeType, TypeInfo};
 use super::{ops, Env, EvalError};
-use crate::model::definitions::{self, ElementDef, Kind};
+use crate::model::definitions::{self, ElementDef, Kind, TypeDef};
 
 pub(super) type Collection<'a> = Vec<Item<'a>>;
 
@@ -122,6 +122,14 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                         .then(|| item.clone())
                         .into_iter()
                         .collect()),
+                    // N1 makes this an error, but R4's own SearchParameters apply `as` to
+                    // collections (`Observation.component.value as Quantity`); R5 rewrote
+                    // them with ofType(), which is what they mean. Strict mode keeps N1.
+                    items if !self.env.strict => Ok(items
+                        .iter()
+                        .filter(|item| is_type(item, type_name, true))
+                        .cloned()
+                        .collect()),
                     _ => Err(EvalError::new("'as' needs a single item")),
                 }
             }
@@ -133,19 +141,20 @@ impl<'e, 'a> Evaluator<'e, 'a> {
     fn identifier(&self, member: &Member, focus: &[Item<'a>]) -> Result<Collection<'a>, EvalError> {
         let mut out = Vec::new();
         for item in focus {
-            if member.may_be_type {
-                if let Item::Node(node) = item {
-                    if node.is_resource() && node_is_a(node, &member.name) {
+            if let (Some(type_def), Item::Node(node)) = (member.type_def, item) {
+                // A type name on a resource selects it or nothing: element
+                // names are never capitalised, so there is nothing to navigate.
+                if node.is_resource() {
+                    if node_is_type(node, type_def) {
                         out.push(item.clone());
-                        continue;
-                    }
-                    if self.env.strict && node.is_resource() && definitions::r4().get(&member.name).is_some() {
+                    } else if self.env.strict {
                         return Err(EvalError::new(format!(
                             "'{}' does not match the input, a {}",
                             member.name,
                             node.type_name().unwrap_or("resource")
                         )));
                     }
+                    continue;
                 }
             }
             navigate(item, member, self.env.strict, &mut out)?;
@@ -445,7 +454,7 @@ fn navigate_node<'a>(
         }
         return Ok(());
     };
-    let Some(element) = def.element(path, &member.name) else {
+    let Some(element) = member.element_in(def, path) else {
         return unknown_element(node, object, member, strict, out);
     };
     if element.choice {
@@ -588,6 +597,17 @@ fn for_each<'a>(value: &'a Value, extras: Option<&'a Value>, mut f: impl FnMut(O
             }
         }
         other => f(Some(other), extras),
+    }
+}
+
+/// Whether a resource node is of type `t` or a specialization of it. No R4
+/// resource specializes a concrete resource type, so only abstract ones
+/// (`Resource`, `DomainResource`) need the ancestry walk.
+fn node_is_type(node: &Node, t: &'static TypeDef) -> bool {
+    match node.known() {
+        Some((def, _)) if std::ptr::eq(def, t) => true,
+        Some((def, _)) => t.is_abstract && definitions::r4().is_a(def.name, t.name),
+        None => node.resource_type() == Some(t.name),
     }
 }
 

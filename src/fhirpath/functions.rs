@@ -550,7 +550,10 @@ impl<'e, 'a> Evaluator<'e, 'a> {
 
     /// `resolve()`: references to contained resources (`#id`), to entries
     /// of the Bundle being evaluated (by fullUrl or `Type/id`), then the
-    /// caller's resolver.
+    /// caller's resolver. A `Type/id` reference found nowhere resolves to a
+    /// node of that type with no content, so `resolve() is Patient` — the
+    /// form R4's SearchParameters use to pick reference targets — works
+    /// without fetching anything.
     fn resolve(&self, input: &[Item<'a>]) -> Collection<'a> {
         let mut out = Vec::new();
         for item in input {
@@ -568,6 +571,8 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             };
             if let Some(found) = self.resolve_reference(reference) {
                 out.push(Item::Node(Node::resource(found)));
+            } else if let Some(stub) = Node::reference_stub(reference) {
+                out.push(Item::Node(stub));
             }
         }
         out

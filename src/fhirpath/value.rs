@@ -87,6 +87,24 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// A resource known only by a reference (`Patient/1`, `http://x/fhir/Patient/1`,
+    /// `Patient/1/_history/2`): typed, without content.
+    pub fn reference_stub(reference: &str) -> Option<Node<'a>> {
+        let path = reference.split('|').next().unwrap_or(reference);
+        let path = path.split("/_history/").next().unwrap_or(path);
+        let mut segments = path.rsplit('/');
+        let _id = segments.next().filter(|id| !id.is_empty())?;
+        let type_name = segments.next()?;
+        let def = definitions::r4()
+            .get(type_name)
+            .filter(|t| t.kind == Kind::Resource && !t.is_abstract)?;
+        Some(Node {
+            value: None,
+            extras: None,
+            ty: NodeType::of(def),
+        })
+    }
+
     /// The JSON value, if the element has one (see [`Node`]).
     pub fn json(&self) -> Option<&'a Value> {
         self.value
