@@ -382,3 +382,60 @@ fn official_r4_suite_evaluates_as_expected() {
         "known failures now pass, remove them: {now_passing:?}"
     );
 }
+
+/// Evaluation never panics: every suite expression, mangled in many ways
+/// (characters dropped, duplicated, swapped), compiled and run on every
+/// suite input. Errors are fine; a panic fails the test.
+#[test]
+fn mangled_expressions_never_panic() {
+    let xml = std::fs::read_to_string(suite_path()).expect("FHIRPath suite (set IPE_TEST_DATA)");
+    let tests = tests(&xml);
+    let mut cache = std::collections::HashMap::new();
+    let mut inputs: Vec<serde_json::Value> = tests
+        .iter()
+        .filter_map(|t| t.input_file.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|file| input(&file, &mut cache))
+        .collect();
+    inputs.push(serde_json::json!({}));
+    inputs.push(serde_json::json!([1, "x", null, {"resourceType": 5}]));
+    // A fixed xorshift sequence: the same mangling on every run.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut evaluated = 0;
+    for test in &tests {
+        let chars: Vec<char> = test.expression.chars().collect();
+        for _ in 0..8 {
+            let mut mangled = chars.clone();
+            if mangled.is_empty() {
+                break;
+            }
+            let at = (next() as usize) % mangled.len();
+            match next() % 3 {
+                0 => {
+                    mangled.remove(at);
+                }
+                1 => mangled.insert(at, mangled[at]),
+                _ => mangled.swap(at, (next() as usize) % chars.len()),
+            }
+            let text: String = mangled.into_iter().collect();
+            let Ok(expr) = super::Expression::compile(&text) else {
+                continue;
+            };
+            for input in &inputs {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let _ = expr.evaluate(input, &super::Env::new());
+                }));
+                assert!(outcome.is_ok(), "panicked on {text:?}");
+                evaluated += 1;
+            }
+        }
+    }
+    assert!(evaluated > 10_000, "only {evaluated} evaluations ran");
+}
