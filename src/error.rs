@@ -23,11 +23,17 @@
 //! A [`PatchError`] becomes `Invalid` (the patch document is malformed) or
 //! `Unprocessable` with issue code `processing` (it does not apply to the
 //! current resource).
+//!
+//! A [`SearchParamError`] is always `Invalid` (400): issue code
+//! `not-supported` for a parameter the server does not know or support (an
+//! error only under `Prefer: handling=strict`), `value` for a bad value,
+//! `invalid` for a malformed name.
 
 use thiserror::Error;
 
 use crate::outcome::{Issue, IssueType};
 use crate::rest::patch::PatchError;
+use crate::search::params::SearchParamError;
 use crate::store::StoreError;
 
 #[derive(Debug, Error)]
@@ -100,6 +106,17 @@ impl From<PatchError> for FhirError {
                 }])
             }
         }
+    }
+}
+
+impl From<SearchParamError> for FhirError {
+    fn from(e: SearchParamError) -> Self {
+        let code = match &e {
+            e if e.is_unsupported() => IssueType::NotSupported,
+            SearchParamError::Value { .. } => IssueType::Value,
+            SearchParamError::Name { .. } | SearchParamError::Repeated { .. } => IssueType::Invalid,
+        };
+        FhirError::invalid(code, e.to_string(), None)
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 const EXAMPLES: &str = "packages/hl7.fhir.r4.examples-4.0.1.tgz";
 
-fn data_dir() -> PathBuf {
+pub(crate) fn data_dir() -> PathBuf {
     let dir = std::env::var_os("IPE_TEST_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fhir"));

@@ -1,0 +1,136 @@
+//! Extraction over real data: every resource of the official R4 examples
+//! package (conformance resources aside) and of the 78 Synthea patient
+//! Bundles indexes without a panic, under at least one parameter, and no
+//! expression of the base parameters fails on any of them: one that does is a
+//! gap of the FHIRPath engine or an error in the SearchParameter, to look at.
+//! Run with `--nocapture` to see the counts and the extraction rate.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use flate2::read::GzDecoder;
+use serde_json::Value;
+
+use super::{extract, Registry};
+use crate::validation::test_data::{data_dir, for_each_example};
+
+const SYNTHEA: &str = "synthea/synthea-r4-dev-78.tar.gz";
+
+/// Definitional resources: not what a clinical server indexes in bulk, and
+/// the bulk of the package's bytes.
+const CONFORMANCE: [&str; 15] = [
+    "CapabilityStatement",
+    "CodeSystem",
+    "CompartmentDefinition",
+    "ConceptMap",
+    "ExampleScenario",
+    "GraphDefinition",
+    "ImplementationGuide",
+    "MessageDefinition",
+    "NamingSystem",
+    "OperationDefinition",
+    "SearchParameter",
+    "StructureDefinition",
+    "StructureMap",
+    "TerminologyCapabilities",
+    "ValueSet",
+];
+
+#[derive(Default)]
+struct Tally {
+    resources: usize,
+    entries: usize,
+    empty: Vec<String>,
+    /// (parameter URL, message) → occurrences.
+    skipped: BTreeMap<(String, String), usize>,
+    time: Duration,
+}
+
+impl Tally {
+    fn add(&mut self, name: &str, resource: &Value) {
+        let start = Instant::now();
+        let extraction = extract(Registry::r4(), resource);
+        self.time += start.elapsed();
+        self.resources += 1;
+        self.entries += extraction.entries.len();
+        if extraction.entries.is_empty() {
+            self.empty.push(name.to_owned());
+        }
+        for skipped in extraction.skipped {
+            *self.skipped.entry(skipped).or_default() += 1;
+        }
+    }
+
+    fn report(&self, corpus: &str) {
+        let rate = self.resources as f64 / self.time.as_secs_f64().max(1e-9);
+        println!(
+            "{corpus}: {} resources, {} entries, {} skipped expressions, {:.0} resources/s (one thread, debug assertions {})",
+            self.resources,
+            self.entries,
+            self.skipped.values().sum::<usize>(),
+            rate,
+            if cfg!(debug_assertions) { "on" } else { "off" },
+        );
+        for ((url, message), count) in &self.skipped {
+            println!("  skipped {count}x {url}: {message}");
+        }
+    }
+
+    /// No resource without entries, no failing expression.
+    fn check(&self) {
+        assert!(self.resources > 0, "no resources read");
+        assert!(self.empty.is_empty(), "resources without entries: {:?}", self.empty);
+        assert!(self.skipped.is_empty(), "failing expressions: {:#?}", self.skipped);
+    }
+}
+
+#[test]
+fn every_r4_example_indexes() {
+    Registry::r4(); // built once, outside the timing
+    let mut tally = Tally::default();
+    for_each_example(|name, resource| {
+        let resource_type = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
+        if !CONFORMANCE.contains(&resource_type) {
+            tally.add(name, &resource);
+        }
+    });
+    tally.report("R4 examples");
+    tally.check();
+}
+
+#[test]
+fn every_synthea_resource_indexes() {
+    Registry::r4();
+    let mut tally = Tally::default();
+    for_each_synthea_bundle(|name, bundle| {
+        let entries = bundle.get("entry").and_then(Value::as_array).into_iter().flatten();
+        for (position, entry) in entries.enumerate() {
+            if let Some(resource) = entry.get("resource") {
+                tally.add(&format!("{name} entry {position}"), resource);
+            }
+        }
+    });
+    tally.report("Synthea");
+    assert!(tally.resources > 24_000, "{} Synthea resources", tally.resources);
+    tally.check();
+}
+
+/// Calls `visit` with each transaction Bundle of the Synthea archive.
+fn for_each_synthea_bundle(mut visit: impl FnMut(&str, Value)) {
+    let path = data_dir().join(SYNTHEA);
+    let file = File::open(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let mut archive = tar::Archive::new(GzDecoder::new(file));
+    for entry in archive.entries().expect("readable tar") {
+        let mut entry = entry.expect("readable tar entry");
+        let name = entry.path().expect("entry path").to_string_lossy().into_owned();
+        if !name.ends_with(".json") {
+            continue;
+        }
+        let mut text = String::new();
+        entry.read_to_string(&mut text).expect("UTF-8 JSON");
+        let bundle = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        visit(&name, bundle);
+    }
+}
