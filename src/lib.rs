@@ -8,11 +8,15 @@
 //! - [`rest`]: the FHIR interactions as plain async functions (no HTTP types).
 //! - [`store`]: resources, versions and the change feed on PostgreSQL or SQLite.
 //! - [`validation`]: structural checks against the official R4 JSON Schema.
-//! - [`model`]: resource types, ids, date ranges, `_summary` / `_elements`.
+//! - [`model`]: resource types, ids, date ranges, the R4 type model,
+//!   `_summary` / `_elements`.
 //! - [`outcome`] and [`error`]: OperationOutcome issues and the one error type
 //!   every interaction returns, with its status mapping.
 //! - [`clock`]: injected time and id generation.
-//! - [`fhirpath`]: FHIRPath 2.0 lexer and parser (expression → syntax tree).
+//! - [`fhirpath`]: the FHIRPath engine (compile once, evaluate over JSON).
+//! - [`ucum`]: UCUM unit parsing and conversion.
+//! - [`index`]: the SearchParameter registry and the index values of a resource.
+//! - [`search`]: search requests (parse; plan and execution to come).
 
 pub mod clock;
 pub mod config;
