@@ -183,12 +183,14 @@ fn load_synthea() -> Vec<SyntheaBundle> {
 }
 
 /// What the server does to a Synthea load besides HTTP and the database,
-/// measured here on one thread: parsing the Bundles, validating them, and
-/// serialising each entry's resource (as the write path stores it).
+/// measured here on one thread: parsing the Bundles, validating them,
+/// serialising each entry's resource (as the write path stores it) and
+/// extracting its search index rows.
 fn in_process_costs(bundles: &[SyntheaBundle]) {
     let validator = ipe::validation::StructuralValidator::new().expect("validator");
     validator.warm_up();
     let (mut parse, mut validate, mut serialise) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut extract, mut rows, mut skipped) = (Duration::ZERO, 0, 0);
     let mut resources = 0;
     for b in bundles {
         let t = Instant::now();
@@ -205,6 +207,14 @@ fn in_process_costs(bundles: &[SyntheaBundle]) {
             resources += 1;
         }
         serialise += t.elapsed();
+        let t = Instant::now();
+        for e in bundle["entry"].as_array().into_iter().flatten() {
+            let extraction = ipe::index::extract(ipe::index::Registry::r4(), &e["resource"]);
+            rows += extraction.entries.len();
+            skipped += extraction.skipped.len();
+            std::hint::black_box(extraction);
+        }
+        extract += t.elapsed();
     }
     let per = |d: Duration| d.as_secs_f64() * 1e6 / resources as f64;
     println!("\nServer CPU per Synthea resource outside HTTP and the database (one thread, in process):");
@@ -222,6 +232,12 @@ fn in_process_costs(bundles: &[SyntheaBundle]) {
         "  serialise each resource    {:>7.1} µs  ({:.2} s)",
         per(serialise),
         serialise.as_secs_f64()
+    );
+    println!(
+        "  extract index rows         {:>7.1} µs  ({:.2} s; {:.1} rows per resource, {skipped} expressions failed)",
+        per(extract),
+        extract.as_secs_f64(),
+        rows as f64 / resources as f64
     );
 }
 

@@ -8,6 +8,10 @@ integrity checked by npm) and writes:
   conformance/r4-elements.tsv    every R4 type (resources, datatypes, primitives)
                                  with its base type and one line per element
   conformance/r4-search-parameters.json  the 1,400 R4 SearchParameters, trimmed
+  conformance/r4-compartments.json       the five R4 CompartmentDefinitions, as
+                                         compartment -> resource type -> the
+                                         reference parameters that put a
+                                         resource in the compartment
 
 Nothing else from outside the repository is read. Run from anywhere:
 
@@ -396,6 +400,34 @@ def search_parameter_lines(package_dir: str) -> str:
     return "[\n" + ",\n".join(lines) + "\n]\n"
 
 
+R4_COMPARTMENTS = ("Device", "Encounter", "Patient", "Practitioner", "RelatedPerson")
+
+
+def compartment_lines(package_dir: str) -> str:
+    """The R4 CompartmentDefinitions (the spec's example one left out) as
+    `{"Patient": {"Observation": ["subject", "performer"], ...}, ...}`.
+
+    Resource types the definition lists without parameters are never in the
+    compartment and are left out; `{def}` (the compartment's own resource)
+    is kept as written. One line per compartment, keys sorted."""
+    compartments = {}
+    for path in sorted(glob.glob(os.path.join(package_dir, "CompartmentDefinition-*.json"))):
+        with open(path, encoding="utf-8") as f:
+            definition = json.load(f)
+        code = definition["code"]
+        if definition["url"] != f"http://hl7.org/fhir/CompartmentDefinition/{code[0].lower()}{code[1:]}":
+            continue
+        compartments[code] = {r["code"]: r["param"] for r in definition["resource"] if r.get("param")}
+    if tuple(sorted(compartments)) != R4_COMPARTMENTS:
+        raise SystemExit(f"expected the compartments {R4_COMPARTMENTS}, found {sorted(compartments)}")
+    lines = [
+        json.dumps(code, ensure_ascii=False) + ": " + json.dumps(compartments[code], sort_keys=True, separators=(",", ":"))
+        for code in R4_COMPARTMENTS
+    ]
+    print(f"compartments: {len(lines)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def write(path: str, text: str) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
@@ -424,6 +456,7 @@ def main() -> int:
             "\n".join(header + element_lines(core_pkg)) + "\n",
         )
         write(os.path.join(OUT, "r4-search-parameters.json"), search_parameter_lines(core_pkg))
+        write(os.path.join(OUT, "r4-compartments.json"), compartment_lines(core_pkg))
     return 0
 
 

@@ -28,12 +28,18 @@
 //! `not-supported` for a parameter the server does not know or support (an
 //! error only under `Prefer: handling=strict`), `value` for a bad value,
 //! `invalid` for a malformed name.
+//!
+//! A [`SearchError`] is `NotImplemented` (501, `not-supported`) for a search
+//! feature that is parsed but not built, and `Invalid` (400) otherwise: a
+//! `_page` this server did not write (`value`), or a compartment search the
+//! compartment definitions do not allow (`not-supported`).
 
 use thiserror::Error;
 
 use crate::outcome::{Issue, IssueType};
 use crate::rest::patch::PatchError;
 use crate::search::params::SearchParamError;
+use crate::search::SearchError;
 use crate::store::StoreError;
 
 #[derive(Debug, Error)]
@@ -117,6 +123,18 @@ impl From<SearchParamError> for FhirError {
             SearchParamError::Name { .. } | SearchParamError::Repeated { .. } => IssueType::Invalid,
         };
         FhirError::invalid(code, e.to_string(), None)
+    }
+}
+
+impl From<SearchError> for FhirError {
+    fn from(e: SearchError) -> Self {
+        match e {
+            SearchError::NotSupported(_) => FhirError::NotImplemented(e.to_string()),
+            SearchError::BadPage(_) => FhirError::invalid(IssueType::Value, e.to_string(), None),
+            SearchError::NotInCompartment { .. } | SearchError::NoCompartment(_) => {
+                FhirError::invalid(IssueType::NotSupported, e.to_string(), None)
+            }
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use crate::error::FhirError;
 use crate::model::elements::{select_elements, summarize, SummaryMode};
 use crate::outcome::IssueType;
 use crate::rest::patch::{FhirPathPatch, JsonPatch, PatchDocument};
-use crate::rest::{self, delete::Deleted, Versioned};
+use crate::rest::{self, delete::Deleted, SearchOptions, Versioned};
 use crate::store::HistoryScope;
 
 /// Negotiates the format, runs `f`, and turns an error into an
@@ -156,7 +156,7 @@ pub async fn create(
         let rtype = rest::resource_type(&path)?;
         if req.headers().contains_key("If-None-Exist") {
             return Err(FhirError::NotImplemented(
-                "conditional create (If-None-Exist) needs search, which is not built yet".into(),
+                "conditional create (If-None-Exist) is not implemented yet".into(),
             ));
         }
         let resource = resource_body(&req, payload, &state).await?;
@@ -286,17 +286,93 @@ pub async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     .await
 }
 
-/// Search is not built yet: say so rather than return an empty Bundle
-/// (after checking the type, so `GET /Foo` is still a 404).
-pub async fn search_not_built(req: HttpRequest) -> HttpResponse {
-    let rtype = req.match_info().get("type").map(str::to_string);
-    handle(req, |_, _, _| async move {
-        if let Some(t) = rtype {
-            rest::resource_type(&t)?;
-        }
-        Err(FhirError::NotImplemented(
-            "search is not implemented by this server yet".into(),
-        ))
+fn search_options(req: &HttpRequest, state: &AppState) -> SearchOptions {
+    SearchOptions {
+        base: state.base(req),
+        strict: request::prefer_strict(req),
+    }
+}
+
+/// `GET [base]/[type]?…`
+pub async fn search_type(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let options = search_options(&req, &state);
+        let bundle = rest::search_type::search_type(&state.ctx, &path, &query, &options).await?;
+        Ok(response::json_body(&neg, StatusCode::OK, bundle).await)
+    })
+    .await
+}
+
+/// `POST [base]/[type]/_search`: the URL's parameters, then the form's.
+pub async fn search_type_post(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, mut query| async move {
+        rest::resource_type(&path)?;
+        query.extend(request::search_form(&req, payload, state.max_body_bytes).await?);
+        let options = search_options(&req, &state);
+        let bundle = rest::search_type::search_type(&state.ctx, &path, &query, &options).await?;
+        Ok(response::json_body(&neg, StatusCode::OK, bundle).await)
+    })
+    .await
+}
+
+/// `GET [base]?…`
+pub async fn search_system(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let options = search_options(&req, &state);
+        let bundle = rest::search_system::search_system(&state.ctx, &query, &options).await?;
+        Ok(response::json_body(&neg, StatusCode::OK, bundle).await)
+    })
+    .await
+}
+
+/// `POST [base]/_search`
+pub async fn search_system_post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |req, neg, mut query| async move {
+        query.extend(request::search_form(&req, payload, state.max_body_bytes).await?);
+        let options = search_options(&req, &state);
+        let bundle = rest::search_system::search_system(&state.ctx, &query, &options).await?;
+        Ok(response::json_body(&neg, StatusCode::OK, bundle).await)
+    })
+    .await
+}
+
+/// `GET [base]/[Compartment]/[id]/[type]?…`
+pub async fn search_compartment(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let options = search_options(&req, &state);
+        let (compartment, id, searched) = path.into_inner();
+        let bundle =
+            rest::search_compartment::search_compartment(&state.ctx, &compartment, &id, &searched, &query, &options)
+                .await?;
+        Ok(response::json_body(&neg, StatusCode::OK, bundle).await)
+    })
+    .await
+}
+
+/// `POST [base]/[Compartment]/[id]/[type]/_search`
+pub async fn search_compartment_post(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, mut query| async move {
+        query.extend(request::search_form(&req, payload, state.max_body_bytes).await?);
+        let options = search_options(&req, &state);
+        let (compartment, id, searched) = path.into_inner();
+        let bundle =
+            rest::search_compartment::search_compartment(&state.ctx, &compartment, &id, &searched, &query, &options)
+                .await?;
+        Ok(response::json_body(&neg, StatusCode::OK, bundle).await)
     })
     .await
 }

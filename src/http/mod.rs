@@ -56,7 +56,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/")
             .route(web::post().to(h::bundle))
-            .route(web::get().to(h::search_not_built))
+            .route(web::get().to(h::search_system))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/_search")
+            .route(web::post().to(h::search_system_post))
             .default_service(not_allowed()),
     )
     .service(
@@ -66,7 +71,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/{type}/_search")
-            .route(web::post().to(h::search_not_built))
+            .route(web::post().to(h::search_type_post))
             .default_service(not_allowed()),
     )
     .service(
@@ -80,9 +85,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(not_allowed()),
     )
     .service(
+        web::resource("/{compartment}/{id}/{type}/_search")
+            .route(web::post().to(h::search_compartment_post))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/{compartment}/{id}/{type}")
+            .route(web::get().to(h::search_compartment))
+            .default_service(not_allowed()),
+    )
+    .service(
         web::resource("/{type}")
             .route(web::post().to(h::create))
-            .route(web::get().to(h::search_not_built))
+            .route(web::get().to(h::search_type))
             .default_service(not_allowed()),
     )
     .service(

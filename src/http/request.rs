@@ -88,6 +88,40 @@ pub fn prefer_return(req: &HttpRequest) -> Return {
     Return::default()
 }
 
+/// `Prefer: handling=strict` (search.html#errors): unknown or unsupported
+/// search parameters are errors. `lenient`, or no preference, ignores them
+/// and says so in the Bundle.
+pub fn prefer_strict(req: &HttpRequest) -> bool {
+    header_str(req, header::HeaderName::from_static("prefer")).is_some_and(|prefer| {
+        prefer
+            .split([',', ';'])
+            .any(|part| part.trim().strip_prefix("handling=").map(|v| v.trim_matches('"')) == Some("strict"))
+    })
+}
+
+/// The parameters of a `POST …/_search` body, which must be a form
+/// (`application/x-www-form-urlencoded`, http.html#search).
+pub async fn search_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<(String, String)>, FhirError> {
+    let form = header_str(req, header::CONTENT_TYPE)
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    let bytes = body(req, payload, limit).await?;
+    if !form {
+        if bytes.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(FhirError::UnsupportedMediaType(
+            "a search by POST takes its parameters as application/x-www-form-urlencoded".into(),
+        ));
+    }
+    serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| FhirError::invalid(IssueType::Invalid, format!("the form body is malformed: {e}"), None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +141,19 @@ mod tests {
             prefer_return(&TestRequest::default().to_http_request()),
             Return::Representation
         );
+    }
+
+    #[test]
+    fn prefer_handling_strict_and_lenient() {
+        let r = TestRequest::default()
+            .insert_header(("Prefer", "return=minimal, handling=strict"))
+            .to_http_request();
+        assert!(prefer_strict(&r));
+        let r = TestRequest::default()
+            .insert_header(("Prefer", "handling=lenient"))
+            .to_http_request();
+        assert!(!prefer_strict(&r));
+        assert!(!prefer_strict(&TestRequest::default().to_http_request()));
     }
 
     #[test]

@@ -1,17 +1,22 @@
 //! capabilities — `GET [base]/metadata`
 //! (<https://hl7.org/fhir/R4/http.html#capabilities>). Generated from what is
 //! built: every claim here has code and tests behind it; what is not built
-//! (search, conditional operations…) is not claimed.
+//! (conditional operations…) is not claimed. Search parameters are listed
+//! per type from the registry searches use, leaving out the kinds search
+//! refuses (`special`, composites the index cannot hold).
 
 use serde_json::{json, Value};
 
+use super::searchset::registry;
 use super::Context;
+use crate::index::{ParamType, SearchParam};
 use crate::model::ResourceType;
 
 pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Value {
     let interactions = json!([
         {"code": "read"}, {"code": "vread"}, {"code": "update"}, {"code": "patch"},
-        {"code": "delete"}, {"code": "history-instance"}, {"code": "history-type"}, {"code": "create"}
+        {"code": "delete"}, {"code": "history-instance"}, {"code": "history-type"}, {"code": "create"},
+        {"code": "search-type"}
     ]);
     let resources: Vec<Value> = ResourceType::all()
         .map(|t| {
@@ -26,6 +31,8 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
                 "conditionalRead": "not-supported",
                 "conditionalUpdate": false,
                 "conditionalDelete": "not-supported",
+                "searchInclude": search_includes(t),
+                "searchParam": search_params(registry().for_type(t.as_str())),
             })
         })
         .collect();
@@ -44,7 +51,48 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
         "rest": [{
             "mode": "server",
             "resource": resources,
-            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+            "interaction": [
+                {"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}
+            ],
+            "searchParam": search_params(registry().for_type("Resource")),
         }]
     })
+}
+
+/// Whether search can use the parameter: every kind but `special` (no
+/// geographic index), and composites of at most three plain components.
+fn searchable(param: &SearchParam) -> bool {
+    match param.kind {
+        ParamType::Special => false,
+        ParamType::Composite => {
+            !param.components.is_empty()
+                && param.components.len() <= 3
+                && param
+                    .components
+                    .iter()
+                    .all(|c| !matches!(c.kind, ParamType::Composite | ParamType::Special))
+        }
+        _ => true,
+    }
+}
+
+fn search_params<'r>(params: impl Iterator<Item = &'r SearchParam>) -> Vec<Value> {
+    let mut listed: Vec<Value> = params
+        .filter(|p| searchable(p))
+        .map(|p| json!({"name": p.code, "definition": p.url, "type": p.kind.as_str()}))
+        .collect();
+    listed.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    listed
+}
+
+/// `_include` values: `*` and `Type:param` for each reference parameter.
+fn search_includes(t: ResourceType) -> Vec<String> {
+    let mut includes: Vec<String> = registry()
+        .for_type(t.as_str())
+        .filter(|p| p.kind == ParamType::Reference)
+        .map(|p| format!("{t}:{}", p.code))
+        .collect();
+    includes.sort();
+    includes.insert(0, "*".to_owned());
+    includes
 }

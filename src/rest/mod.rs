@@ -12,6 +12,10 @@ pub mod delete;
 pub mod history;
 pub mod patch;
 pub mod read;
+pub mod search_compartment;
+pub mod search_system;
+pub mod search_type;
+mod searchset;
 pub mod transaction;
 pub mod update;
 pub mod vread;
@@ -28,6 +32,7 @@ use crate::validation::StructuralValidator;
 
 pub use bundle_entry::parse_etag;
 pub use bundle_writer::BundleWriter;
+pub use searchset::SearchOptions;
 
 /// Everything an interaction needs; cheap to clone.
 #[derive(Clone)]

@@ -1,12 +1,13 @@
 //! The part of every write that is the same for create, update, patch and
-//! delete: checking the body, stamping `id` and `meta`, and storing the next
-//! version inside a write transaction.
+//! delete: checking the body, stamping `id` and `meta`, extracting what the
+//! version is indexed under, and storing it inside a write transaction.
 
 use serde_json::{Map, Value};
 
 use super::{Context, Versioned};
 use crate::clock::instant;
 use crate::error::FhirError;
+use crate::index::{self, IndexEntry, Registry};
 use crate::model::ResourceType;
 use crate::outcome::{Issue, IssueType};
 use crate::store::{Current, Method, NewVersion, WriteTx};
@@ -70,9 +71,13 @@ pub(super) async fn store_version(
     // Versions of one resource must be ordered by lastUpdated even if the
     // clock steps back.
     let last_updated = prev.map_or(0, |p| p.last_updated + 1).max(ctx.clock.now_micros());
-    let body = match resource {
-        Some(r) => Some(stamp(r, id, version, last_updated)?),
-        None => None,
+    let (body, index) = match resource {
+        Some(r) => {
+            let stamped = stamp(r, id, version, last_updated)?;
+            let index = index_entries(&stamped);
+            (Some(serialise(&stamped)?), index)
+        }
+        None => (None, Vec::new()),
     };
     tx.write(
         prev,
@@ -83,6 +88,7 @@ pub(super) async fn store_version(
             last_updated,
             method,
             body: body.as_deref(),
+            index,
         },
     )
     .await?;
@@ -95,9 +101,25 @@ pub(super) async fn store_version(
     })
 }
 
+/// What a stamped resource is indexed under, by the base R4
+/// SearchParameters. Extraction never fails: an expression that errors on
+/// this resource leaves its parameter unindexed for it, which is logged.
+///
+/// This is CPU work on the calling task (tens of µs per resource; see
+/// docs/PERFORMANCE.md), done here because it needs the final `id` and
+/// `meta`. For a transaction Bundle it adds up on the HTTP worker, as the
+/// structural validation of the Bundle already does.
+fn index_entries(stamped: &Value) -> Vec<IndexEntry> {
+    let extraction = index::extract(Registry::r4(), stamped);
+    for (param, error) in &extraction.skipped {
+        tracing::warn!(search_parameter = %param, %error, "not indexed: the expression failed on this resource");
+    }
+    extraction.entries
+}
+
 /// Sets `id`, `meta.versionId` and `meta.lastUpdated` (keeping the rest of
-/// `meta`), with `id` and `meta` first after `resourceType`, and serialises.
-fn stamp(resource: Value, id: &str, version: i64, last_updated: i64) -> Result<Vec<u8>, FhirError> {
+/// `meta`), with `id` and `meta` first after `resourceType`.
+fn stamp(resource: Value, id: &str, version: i64, last_updated: i64) -> Result<Value, FhirError> {
     let Value::Object(mut obj) = resource else {
         return Err(FhirError::invalid(
             IssueType::Structure,
@@ -124,7 +146,12 @@ fn stamp(resource: Value, id: &str, version: i64, last_updated: i64) -> Result<V
     out.insert("id".into(), Value::String(id.to_string()));
     out.insert("meta".into(), Value::Object(stamped_meta));
     out.extend(obj);
-    serde_json::to_vec(&Value::Object(out)).map_err(|e| {
+    Ok(Value::Object(out))
+}
+
+/// The stored (and served) bytes of a stamped resource.
+fn serialise(stamped: &Value) -> Result<Vec<u8>, FhirError> {
+    serde_json::to_vec(stamped).map_err(|e| {
         FhirError::Invalid(vec![Issue::error(
             IssueType::Exception,
             format!("cannot serialise: {e}"),
@@ -159,7 +186,7 @@ mod tests {
             r#"{"valueQuantity":{"value":1.50},"resourceType":"Observation","meta":{"profile":["p"],"versionId":"9"},"id":"old"}"#,
         )
         .unwrap_or_default();
-        let bytes = stamp(r, "new", 3, 0).unwrap_or_default();
+        let bytes = stamp(r, "new", 3, 0).and_then(|s| serialise(&s)).unwrap_or_default();
         let text = String::from_utf8(bytes).unwrap_or_default();
         assert!(text.starts_with(r#"{"resourceType":"Observation","id":"new","meta":{"versionId":"3","lastUpdated":"1970-01-01T00:00:00.000000Z","profile":["p"]}"#), "{text}");
         assert!(text.contains("1.50"), "decimal precision lost: {text}");

@@ -1,5 +1,5 @@
-//! Storage: resources, their versions and the change feed, on PostgreSQL or
-//! SQLite.
+//! Storage: resources, their versions, their search index rows and the
+//! change feed, on PostgreSQL or SQLite.
 //!
 //! Both databases are driven through sqlx's `Any` driver with one set of SQL
 //! statements; the few places where the dialects differ (row locks, the
@@ -10,13 +10,18 @@
 mod error;
 mod feed;
 mod history;
+mod index;
 mod pool;
+mod search;
 mod sql;
 mod write;
 
 pub use error::StoreError;
 pub use feed::{Change, ChangeOp, FeedCursor};
 pub use history::{HistoryPage, HistoryQuery, HistoryScope};
+pub use index::index_float;
+pub use search::{FoundRow, KeyKind, KeyValue};
+pub(crate) use sql::{Arg, Sql};
 pub use write::{Current, NewVersion, WriteTx};
 
 use sqlx::any::AnyRow;

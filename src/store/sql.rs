@@ -11,6 +11,8 @@ pub(crate) enum Arg {
     OptInt(Option<i64>),
     Text(String),
     Blob(Option<Vec<u8>>),
+    /// A double, for the index tables' number columns (search bounds).
+    Real(f64),
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +41,13 @@ impl Sql {
         self
     }
 
+    /// Binds `arg` and returns its placeholder (`$4`) without writing it,
+    /// for text built elsewhere.
+    pub fn placeholder(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
     /// A placeholder with a PostgreSQL type cast (`$3::bigint`), needed where
     /// the type cannot be inferred, as in a `VALUES` list.
     pub fn typed_arg(&mut self, arg: Arg, pg_type: &str) -> &mut Self {
@@ -63,6 +72,7 @@ impl Sql {
             Arg::OptInt(i) => q.bind(*i),
             Arg::Text(t) => q.bind(t.as_str()),
             Arg::Blob(b) => q.bind(b.as_deref()),
+            Arg::Real(f) => q.bind(*f),
         })
     }
 

@@ -1,7 +1,8 @@
 //! Write transactions: one database transaction that can hold any number of
 //! resource writes (a single interaction, or a whole transaction Bundle).
-//! Each write updates the current-state row, appends a version row and
-//! appends a change-feed row, so the three never disagree.
+//! Each write updates the current-state row, appends a version row, replaces
+//! the resource's search index rows and appends a change-feed row, so they
+//! never disagree.
 //!
 //! Round trips dominate write cost, so writes are buffered and flushed as
 //! multi-row statements: before the next read inside the transaction, when
@@ -14,12 +15,31 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+use super::index::{IndexRows, Table};
 use super::sql::{Arg, Sql};
 use super::{Dialect, Method, StoreError};
+use crate::index::IndexEntry;
 
 /// Rows buffered before a flush is forced (keeps a statement's parameters
-/// below both databases' limits: 9 per row).
+/// below both databases' limits: 9 per row, plus one per index table).
 const FLUSH_ROWS: usize = 1000;
+
+/// PostgreSQL: writers of one resource first queue on a transaction-scoped
+/// advisory lock (class 1229997313, "IPE\x01" in ASCII, which keeps it apart
+/// from other advisory lock users; key = hash of `Type/id`), and only
+/// then lock the row. The change feed orders rows by transaction id, so the
+/// writer that locks a resource first must also get the smaller id. A
+/// writer that waits on the row lock itself may be given its id before the
+/// wait ends (seen with PostgreSQL 15 while the holder had updated the row),
+/// and its version then came before the holder's in the feed
+/// (tests/api/feed.rs). An advisory lock wait assigns no id: once it is
+/// granted the previous writer has committed, and any id assigned after is
+/// larger. `LockRows` sits above the join, so the advisory lock is always
+/// taken before the row lock. This holds for a transaction's first lock; one
+/// that already wrote has its id, so in a transaction Bundle that updates
+/// several resources the feed order can still differ from the lock order.
+const WRITER_QUEUE: &str = "WITH queue AS MATERIALIZED \
+     (SELECT pg_advisory_xact_lock(1229997313, hashtext($1 || '/' || $2))) ";
 
 /// The current-state row of a resource, as seen (and on PostgreSQL locked)
 /// inside a write transaction.
@@ -41,6 +61,10 @@ pub struct NewVersion<'a> {
     pub method: Method,
     /// The JSON to serve; `None` writes a delete tombstone.
     pub body: Option<&'a [u8]>,
+    /// What the version is indexed under (`crate::index::extract` of the
+    /// body); they replace the previous version's rows. Empty for a delete,
+    /// which leaves the resource with no index rows.
+    pub index: Vec<IndexEntry>,
 }
 
 /// A version waiting to be flushed. `rkey` is `None` for a new resource.
@@ -53,6 +77,7 @@ struct Pending {
     method: Method,
     body: Option<Vec<u8>>,
     op: &'static str,
+    index: Vec<IndexEntry>,
 }
 
 pub struct WriteTx {
@@ -111,9 +136,9 @@ impl WriteTx {
     ) -> Result<Option<(Current, Option<Vec<u8>>)>, StoreError> {
         // The read must see this transaction's own writes.
         self.flush().await?;
-        let lock = match self.dialect {
-            Dialect::Postgres => " FOR UPDATE OF r",
-            Dialect::Sqlite => "",
+        let (queue, lock) = match self.dialect {
+            Dialect::Postgres => (WRITER_QUEUE, " FOR UPDATE OF r"),
+            Dialect::Sqlite => ("", ""),
         };
         let (body, join) = if with_body {
             (
@@ -124,8 +149,9 @@ impl WriteTx {
             ("", "")
         };
         let sql = format!(
-            "SELECT r.rkey, r.version, r.last_updated, r.deleted{body} FROM resources r{join} \
-             WHERE r.rtype = $1 AND r.id = $2{lock}"
+            "{queue}SELECT r.rkey, r.version, r.last_updated, r.deleted{body} FROM {from}resources r{join} \
+             WHERE r.rtype = $1 AND r.id = $2{lock}",
+            from = if queue.is_empty() { "" } else { "queue CROSS JOIN " },
         );
         let tx = self.tx().await?;
         let row = sqlx::query(&sql).bind(rtype).bind(id).fetch_optional(&mut **tx).await?;
@@ -164,6 +190,7 @@ impl WriteTx {
             method: v.method,
             body: v.body.map(<[u8]>::to_vec),
             op,
+            index: v.index,
         });
         if self.pending.len() >= FLUSH_ROWS {
             self.flush().await?;
@@ -208,8 +235,9 @@ fn conflict(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// One statement: new current rows, updated current rows, versions and
-/// change-feed rows (in buffer order) from a single `VALUES` list.
+/// One statement: new current rows, updated current rows, versions, index
+/// rows and change-feed rows (in buffer order) from a single `VALUES` list
+/// plus one JSON parameter per index table that has rows.
 async fn flush_postgres<'e, E>(pending: Vec<Pending>, on: E) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = Any>,
@@ -217,6 +245,11 @@ where
     if pending.is_empty() {
         return Ok(());
     }
+    let mut index = IndexRows::default();
+    for (ord, p) in pending.iter().enumerate() {
+        index.push(ord as i64, &p.index);
+    }
+    let replaces = pending.iter().any(|p| p.rkey.is_some());
     let mut sql = Sql::new("WITH x (ord, rkey, rtype, id, version, last_updated, method, body, op) AS (VALUES ");
     for (ord, p) in pending.into_iter().enumerate() {
         sql.push(if ord == 0 { "(" } else { ", (" });
@@ -241,12 +274,34 @@ where
                       x.method, x.body, x.op \
                FROM x LEFT JOIN r ON x.rkey IS NULL AND r.rtype = x.rtype AND r.id = x.id), \
          v AS (INSERT INTO resource_versions (rkey, rtype, id, version, last_updated, method, body) \
-               SELECT rkey, rtype, id, version, last_updated, method, body FROM k ORDER BY ord) \
-         INSERT INTO change_feed (rkey, rtype, id, version, op, at) \
+               SELECT rkey, rtype, id, version, last_updated, method, body FROM k ORDER BY ord)",
+    );
+    push_postgres_index(&mut sql, index, replaces);
+    sql.push(
+        " INSERT INTO change_feed (rkey, rtype, id, version, op, at) \
          SELECT rkey, rtype, id, version, op, last_updated FROM k ORDER BY ord",
     );
     sql.fetch_all_on(on).await.map_err(conflict)?;
     Ok(())
+}
+
+/// The index CTEs of the PostgreSQL flush: when resources that existed are
+/// written, a `DELETE` of their old rows per table; then an `INSERT` per
+/// table with rows. All parts of one statement run on the same snapshot, so
+/// the deletes cannot see (and remove) the rows inserted beside them.
+fn push_postgres_index(sql: &mut Sql, mut index: IndexRows, replaces: bool) {
+    for table in Table::ALL {
+        let name = table.name();
+        if replaces {
+            sql.push(&format!(
+                ", del_{name} AS (DELETE FROM {name} WHERE rkey IN (SELECT rkey FROM x WHERE rkey IS NOT NULL))"
+            ));
+        }
+        if let Some(json) = index.take(table) {
+            let placeholder = sql.placeholder(Arg::Text(json));
+            sql.push(&format!(", ins_{name} AS ({})", table.postgres_insert(&placeholder)));
+        }
+    }
 }
 
 /// SQLite cannot put inserts in a `WITH`: a few multi-row statements in the
@@ -280,6 +335,7 @@ async fn flush_sqlite(mut pending: Vec<Pending>, tx: &mut Transaction<'static, A
             .execute(&mut **tx)
             .await?;
     }
+    write_index_sqlite(&pending, &is_new, tx).await?;
     let mut versions =
         Sql::new("INSERT INTO resource_versions (rkey, rtype, id, version, last_updated, method, body) VALUES ");
     let mut feed = Sql::new("INSERT INTO change_feed (rkey, rtype, id, version, op, at) VALUES ");
@@ -318,6 +374,49 @@ async fn flush_sqlite(mut pending: Vec<Pending>, tx: &mut Transaction<'static, A
     }
     versions.fetch_all_on(&mut **tx).await?;
     feed.fetch_all_on(&mut **tx).await?;
+    Ok(())
+}
+
+/// Replaces the index rows of the flushed versions (all have rkeys by now):
+/// the old rows of resources that existed are deleted, then one
+/// `INSERT … SELECT … FROM json_each` per table with rows.
+async fn write_index_sqlite(
+    pending: &[Pending],
+    is_new: &[bool],
+    tx: &mut Transaction<'static, Any>,
+) -> Result<(), StoreError> {
+    let replaced: Vec<i64> = pending
+        .iter()
+        .zip(is_new)
+        .filter(|(_, &new)| !new)
+        .filter_map(|(p, _)| p.rkey)
+        .collect();
+    if !replaced.is_empty() {
+        let keys: Vec<String> = replaced.iter().map(i64::to_string).collect();
+        let keys = format!("[{}]", keys.join(","));
+        for table in Table::ALL {
+            let sql = format!(
+                "DELETE FROM {} WHERE rkey IN (SELECT value FROM json_each($1))",
+                table.name()
+            );
+            sqlx::query(&sql).bind(keys.as_str()).execute(&mut **tx).await?;
+        }
+    }
+    let mut index = IndexRows::default();
+    for p in pending {
+        let rkey = p
+            .rkey
+            .ok_or_else(|| StoreError::Corrupt("a flushed version has no rkey".into()))?;
+        index.push(rkey, &p.index);
+    }
+    for table in Table::ALL {
+        if let Some(json) = index.take(table) {
+            sqlx::query(&table.sqlite_insert())
+                .bind(json)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -116,20 +116,6 @@ async fn invalid_id_in_url_is_400(backend: Backend) {
     assert_eq!(app.get("Patient/a_b").await.status, 400);
 }
 
-async fn search_is_not_faked(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let r = app.get("Patient?name=x").await;
-    assert_eq!(r.status, 501);
-    assert_eq!(r.issue()["code"], "not-supported");
-    let cs = app.get("metadata").await.json();
-    assert!(cs["rest"][0]["resource"][0].get("searchParam").is_none());
-    let interactions = cs["rest"][0]["resource"][0]["interaction"].to_string();
-    assert!(
-        !interactions.contains("search-type"),
-        "search is not claimed: {interactions}"
-    );
-}
-
 async fn metadata_describes_every_type(backend: Backend) {
     let app = spawn_app(backend).await;
     let cs = app.get("metadata").await.json();
@@ -158,7 +144,6 @@ on_both_backends!(
     structural_errors_name_the_element,
     wrong_resource_type_for_url_is_400,
     invalid_id_in_url_is_400,
-    search_is_not_faked,
     metadata_describes_every_type,
     health_and_readiness,
 );

@@ -11,5 +11,7 @@ mod examples;
 mod feed;
 mod formats;
 mod history;
+mod index;
 mod patch;
+mod search;
 mod synthea;

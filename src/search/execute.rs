@@ -1,0 +1,88 @@
+//! The execute step of search: a [`Plan`] run against the store for one
+//! page — the matches, `_total`, the cursors of the neighbouring pages and
+//! what `_include` / `_revinclude` bring along.
+
+use super::include;
+use super::page::Cursor;
+use super::params::TotalMode;
+use super::plan::Plan;
+use crate::error::FhirError;
+use crate::model::elements::SummaryMode;
+use crate::store::{FoundRow, Store};
+
+/// One page of results.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub matches: Vec<FoundRow>,
+    /// `_include` / `_revinclude` results that are not matches themselves.
+    pub included: Vec<FoundRow>,
+    pub total: Option<i64>,
+    /// `_page` values of the next and previous pages, if there are any.
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    /// Things the client should know (includes cut short…).
+    pub warnings: Vec<String>,
+}
+
+/// Runs one page of `plan`.
+pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
+    let request = plan.request();
+    let cursor = match &request.page {
+        Some(text) => Some(Cursor::decode(text, &plan.key_kinds())?),
+        None => None,
+    };
+    // The first page pins the page set; later pages inherit the pin.
+    let pin = match &cursor {
+        Some(cursor) => cursor.pin,
+        None => store.max_rkey().await?,
+    };
+    let count = i64::from(request.count);
+    if request.summary == Some(SummaryMode::Count) || count == 0 {
+        let total = match request.total {
+            Some(TotalMode::Omit) if request.summary != Some(SummaryMode::Count) => None,
+            _ => Some(store.search_count(&plan.count_statement(pin)).await?),
+        };
+        return Ok(Page {
+            total,
+            ..Page::default()
+        });
+    }
+
+    // One row more than the page, to know whether there is a page beyond.
+    let statement = plan.page_statement(pin, cursor.as_ref(), count + 1);
+    let mut rows = store.search_rows(&statement, &plan.key_kinds()).await?;
+    let more = rows.len() as i64 > count;
+    rows.truncate(request.count as usize);
+    let backward = cursor.as_ref().is_some_and(|c| c.backward);
+    if backward {
+        rows.reverse();
+    }
+    let (next, previous) = match (&cursor, backward) {
+        // First page.
+        (None, _) => (more.then(|| rows.last()).flatten(), None),
+        // Reached by `next`: there is the page it came from.
+        (Some(_), false) => (more.then(|| rows.last()).flatten(), rows.first()),
+        // Reached by `previous`: there is the page it came from.
+        (Some(_), true) => (rows.last(), more.then(|| rows.first()).flatten()),
+    };
+    let next = next.map(|row| Cursor::after(pin, row).encode());
+    let previous = previous.map(|row| Cursor::before(pin, row).encode());
+
+    let total = match request.total {
+        Some(TotalMode::Omit) => None,
+        // A first page that holds every match counts itself.
+        _ if cursor.is_none() && !more => Some(rows.len() as i64),
+        // Estimate: the exact count is one indexed statement, so it is given.
+        _ => Some(store.search_count(&plan.count_statement(pin)).await?),
+    };
+
+    let (included, warnings) = include::run(store, plan, &rows).await?;
+    Ok(Page {
+        matches: rows,
+        included,
+        total,
+        next,
+        previous,
+        warnings,
+    })
+}

@@ -1,0 +1,268 @@
+//! The plan step of search: a parsed [`SearchRequest`] compiled once into
+//! the condition that selects its matches (the `WHERE` on `resources`) and
+//! its resolved sort keys, checked for anything not built. Executing a plan
+//! ([`super::execute`]) then only assembles statements around them:
+//!
+//! ```sql
+//! WITH m AS (SELECT … FROM resources r WHERE <filter>),      -- the matches
+//!      s AS (SELECT m.…, <key0> AS k0, … FROM m WHERE m.rkey <= <pin>)
+//! SELECT s.…, v.body FROM s JOIN resource_versions v …     -- with the body
+//! WHERE <after the cursor> ORDER BY <keys>, s.rkey LIMIT <n>
+//! ```
+//!
+//! and `SELECT COUNT(*) … FROM m WHERE m.rkey <= <pin>` for `_total`.
+
+use super::compartment::Membership;
+use super::page::Cursor;
+use super::params::{Contained, SearchRequest};
+use super::sort::SortColumn;
+use super::sql::{local_reference, Emit, Env};
+use super::SearchError;
+use crate::index::Registry;
+use crate::model::ResourceType;
+use crate::store::{KeyKind, KeyValue, Sql};
+
+/// A search compiled against one registry and environment.
+pub struct Plan<'r> {
+    request: SearchRequest,
+    /// The types searched (empty: every type).
+    types: Vec<ResourceType>,
+    /// The condition on `resources r`, its placeholders numbered from `$1`.
+    filter: Sql,
+    sort: Vec<SortColumn>,
+    env: Env,
+    registry: &'r Registry,
+}
+
+impl<'r> Plan<'r> {
+    /// Compiles `request`; `compartment` limits it to one compartment.
+    pub fn compile(
+        request: SearchRequest,
+        registry: &'r Registry,
+        env: Env,
+        compartment: Option<&Membership>,
+    ) -> Result<Plan<'r>, SearchError> {
+        if request.contained != Contained::Excluded {
+            return Err(SearchError::NotSupported(
+                "searching contained resources (_contained)".into(),
+            ));
+        }
+        let types: Vec<ResourceType> = match request.resource_type {
+            Some(t) => vec![t],
+            None => request.types.clone(),
+        };
+        let sort = request
+            .sort
+            .iter()
+            .map(|key| SortColumn::resolve(key, &types, registry))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut filter = Sql::new("");
+        {
+            let mut e = Emit::new(&mut filter, &env, registry);
+            e.push("NOT r.deleted");
+            if !types.is_empty() {
+                e.push(" AND ");
+                e.type_in("r.rtype", &types);
+            }
+            if let Some(membership) = compartment {
+                e.push(" AND ");
+                in_compartment(&mut e, membership);
+            }
+            for clause in &request.clauses {
+                e.push(" AND ");
+                e.clause("r", &types, clause)?;
+            }
+        }
+        Ok(Plan {
+            request,
+            types,
+            filter,
+            sort,
+            env,
+            registry,
+        })
+    }
+
+    pub fn request(&self) -> &SearchRequest {
+        &self.request
+    }
+
+    pub(crate) fn env(&self) -> &Env {
+        &self.env
+    }
+
+    pub(crate) fn registry(&self) -> &'r Registry {
+        self.registry
+    }
+
+    /// The searched types (empty: every type).
+    pub fn types(&self) -> &[ResourceType] {
+        &self.types
+    }
+
+    /// The SQL type of each sort key, in order.
+    pub(crate) fn key_kinds(&self) -> Vec<KeyKind> {
+        self.sort.iter().map(|key| key.kind).collect()
+    }
+
+    /// `WITH m AS (the matches)`, the start of every statement.
+    fn matches(&self) -> Sql {
+        let mut sql =
+            Sql::new("WITH m AS (SELECT r.rkey, r.rtype, r.id, r.version, r.last_updated FROM resources r WHERE ");
+        sql.embed(&self.filter);
+        sql.push(")");
+        sql
+    }
+
+    /// How many matches there were when the page set was pinned at `pin`.
+    pub(crate) fn count_statement(&self, pin: i64) -> Sql {
+        let mut sql = self.matches();
+        let mut e = Emit::new(&mut sql, &self.env, self.registry);
+        e.push(" SELECT COUNT(*) AS n FROM m WHERE m.rkey <= ").int(pin);
+        sql
+    }
+
+    /// Up to `limit` matches after (or, for a backward cursor, before) the
+    /// cursor, in the search's order (reversed for a backward cursor).
+    pub(crate) fn page_statement(&self, pin: i64, cursor: Option<&Cursor>, limit: i64) -> Sql {
+        let mut sql = self.matches();
+        let mut e = Emit::new(&mut sql, &self.env, self.registry);
+        e.push(", s AS (SELECT m.rkey, m.rtype, m.id, m.version, m.last_updated");
+        for (i, key) in self.sort.iter().enumerate() {
+            e.push(", ");
+            key.emit(&mut e, "m");
+            e.push(&format!(" AS k{i}"));
+        }
+        e.push(" FROM m WHERE m.rkey <= ").int(pin).push(")");
+        e.push(" SELECT s.rkey, s.rtype, s.id, s.version, s.last_updated");
+        for i in 0..self.sort.len() {
+            e.push(&format!(", s.k{i}"));
+        }
+        e.push(", v.body FROM s JOIN resource_versions v ON v.rkey = s.rkey AND v.version = s.version");
+        let backward = cursor.is_some_and(|c| c.backward);
+        if let Some(cursor) = cursor {
+            e.push(" WHERE ");
+            self.keyset(&mut e, cursor);
+        }
+        e.push(" ORDER BY ");
+        for (i, key) in self.sort.iter().enumerate() {
+            // Resources without a value last, whichever the direction (and
+            // first when reading backwards).
+            let text = if key.kind == KeyKind::Text { e.bytewise() } else { "" };
+            let descending = key.descending != backward;
+            e.push(&format!("(s.k{i} IS NULL){}, ", if backward { " DESC" } else { "" }));
+            e.push(&format!("s.k{i}{text}{}, ", if descending { " DESC" } else { "" }));
+        }
+        e.push(if backward { "s.rkey DESC" } else { "s.rkey" });
+        e.push(" LIMIT ").int(limit);
+        sql
+    }
+
+    /// The rows strictly after (or before) the cursor's row in the search's
+    /// order: `k0 after c0 OR (k0 = c0 AND (k1 after c1 OR (… rkey after r)))`,
+    /// written flat.
+    fn keyset(&self, e: &mut Emit<'_>, cursor: &Cursor) {
+        e.push("(");
+        let mut first = true;
+        for (i, key) in self.sort.iter().enumerate() {
+            let value = cursor.keys.get(i).unwrap_or(&KeyValue::Null);
+            // Nothing sorts after a missing value (they come last).
+            if !cursor.backward && *value == KeyValue::Null {
+                continue;
+            }
+            if !first {
+                e.push(" OR ");
+            }
+            first = false;
+            e.push("(");
+            self.equal_before(e, cursor, i);
+            let column = format!("s.k{i}");
+            let text = if key.kind == KeyKind::Text { e.bytewise() } else { "" };
+            match (cursor.backward, value) {
+                (true, KeyValue::Null) => {
+                    e.push(&column).push(" IS NOT NULL");
+                }
+                (backward, value) => {
+                    let greater = key.descending == backward;
+                    e.push("(")
+                        .push(&column)
+                        .push(text)
+                        .push(if greater { " > " } else { " < " });
+                    bind(e, value);
+                    if !backward {
+                        e.push(" OR ").push(&column).push(" IS NULL");
+                    }
+                    e.push(")");
+                }
+            }
+            e.push(")");
+        }
+        if !first {
+            e.push(" OR ");
+        }
+        e.push("(");
+        self.equal_before(e, cursor, self.sort.len());
+        e.push(if cursor.backward { "s.rkey < " } else { "s.rkey > " })
+            .int(cursor.rkey);
+        e.push("))");
+    }
+
+    /// `k0 = c0 AND … AND k(n-1) = c(n-1) AND ` (nothing for n = 0).
+    fn equal_before(&self, e: &mut Emit<'_>, cursor: &Cursor, n: usize) {
+        for (j, value) in cursor.keys.iter().enumerate().take(n) {
+            match value {
+                KeyValue::Null => e.push(&format!("s.k{j} IS NULL AND ")),
+                value => {
+                    e.push(&format!("s.k{j} = "));
+                    bind(e, value);
+                    e.push(" AND ")
+                }
+            };
+        }
+    }
+}
+
+fn bind(e: &mut Emit<'_>, value: &KeyValue) {
+    match value {
+        KeyValue::Null => e.push("NULL"),
+        KeyValue::Text(text) => e.text(text),
+        KeyValue::Int(int) => e.int(*int),
+        KeyValue::Real(real) => e.real(*real),
+    };
+}
+
+/// The resource is in the compartment: one of the compartment's reference
+/// parameters for its type points at the owner, or it is the owner itself
+/// where the definition says so (`{def}`).
+fn in_compartment(e: &mut Emit<'_>, membership: &Membership) {
+    let x = e.alias("x");
+    e.push("(");
+    if membership.params.is_empty() {
+        e.push("1 = 0");
+    } else {
+        e.push("EXISTS (SELECT 1 FROM idx_reference ").push(&x).push(" WHERE ");
+        e.push(&x).push(".rkey = r.rkey AND ").push(&x).push(".param IN (");
+        for (i, param) in membership.params.iter().enumerate() {
+            if i > 0 {
+                e.push(", ");
+            }
+            e.text(param);
+        }
+        e.push(") AND ")
+            .push(&x)
+            .push(".target_type = ")
+            .text(membership.owner.as_str());
+        e.push(" AND ")
+            .push(&x)
+            .push(".target_id = ")
+            .text(membership.id.as_str());
+        e.push(" AND ");
+        local_reference(e, &format!("{x}.url"));
+        e.push(")");
+    }
+    if membership.itself {
+        e.push(" OR (r.rtype = ").text(membership.owner.as_str());
+        e.push(" AND r.id = ").text(membership.id.as_str()).push(")");
+    }
+    e.push(")");
+}

@@ -1,0 +1,427 @@
+//! The SQL of search criteria: each [`Clause`] of a parsed search becomes one
+//! condition on a `resources` row — an `EXISTS` over the index table of the
+//! parameter's type (search.html §3.1.1), with the clause's OR values inside
+//! it. Chains and `_has` nest further `EXISTS` through `idx_reference`.
+//!
+//! Everything a client wrote is bound as a parameter. The text that is not
+//! (aliases, table and column names, the length of the server's base URL)
+//! comes from this code. Conditions are written so PostgreSQL and SQLite
+//! agree: no `LIKE` on case-sensitive columns (SQLite's folds ASCII case),
+//! text compared by code point (`COLLATE "C"` on PostgreSQL, SQLite's
+//! default), numbers as doubles converted the way the index stores them.
+//!
+//! One submodule per parameter type; each writes the condition on one index
+//! row (or one composite component slot) for one value.
+
+mod composite;
+mod date;
+mod number;
+mod quantity;
+mod reference;
+mod string;
+mod token;
+mod uri;
+
+use super::params::{Clause, Criterion, Link, TokenMatch};
+use super::SearchError;
+use crate::index::{ParamType, Registry};
+use crate::model::ResourceType;
+use crate::store::{Arg, Dialect, Sql};
+
+pub(crate) use reference::local_reference;
+
+/// What the SQL depends on besides the request.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub dialect: Dialect,
+    /// This server's base URL, without a trailing `/`: absolute references
+    /// under it are local ones.
+    pub base: String,
+    /// Now, in microseconds since the epoch (date `ap` is relative to it).
+    pub now: i64,
+}
+
+/// Writes conditions into one statement, in order, so placeholders number
+/// themselves.
+pub(crate) struct Emit<'a> {
+    sql: &'a mut Sql,
+    pub(crate) env: &'a Env,
+    registry: &'a Registry,
+    aliases: usize,
+}
+
+type Result<T = ()> = std::result::Result<T, SearchError>;
+
+impl<'a> Emit<'a> {
+    pub(crate) fn new(sql: &'a mut Sql, env: &'a Env, registry: &'a Registry) -> Self {
+        Emit {
+            sql,
+            env,
+            registry,
+            aliases: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.sql.push(text);
+        self
+    }
+
+    pub(crate) fn text(&mut self, value: &str) -> &mut Self {
+        self.sql.arg(Arg::Text(value.to_owned()));
+        self
+    }
+
+    pub(crate) fn int(&mut self, value: i64) -> &mut Self {
+        self.sql.arg(Arg::Int(value));
+        self
+    }
+
+    pub(crate) fn real(&mut self, value: f64) -> &mut Self {
+        self.sql.arg(Arg::Real(value));
+        self
+    }
+
+    /// A fresh table alias (`x1`, `t2`…), so nested subqueries never shadow
+    /// the row they correlate with.
+    pub(crate) fn alias(&mut self, stem: &str) -> String {
+        self.aliases += 1;
+        format!("{stem}{}", self.aliases)
+    }
+
+    /// Appended to a text expression that is compared or sorted: byte
+    /// (code-point) order on PostgreSQL whatever the database's collation,
+    /// which is what SQLite's default BINARY collation does.
+    pub(crate) fn bytewise(&self) -> &'static str {
+        match self.env.dialect {
+            Dialect::Postgres => " COLLATE \"C\"",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// `instr`/`strpos`: where `needle` occurs in `column` (0: nowhere).
+    /// Case-sensitive on both databases, unlike SQLite's `LIKE`.
+    pub(crate) fn contains(&mut self, column: &str, needle: &str) -> &mut Self {
+        match self.env.dialect {
+            Dialect::Postgres => self.push("strpos(").push(column).push(", ").text(needle).push(") > 0"),
+            Dialect::Sqlite => self.push("instr(").push(column).push(", ").text(needle).push(") > 0"),
+        }
+    }
+
+    /// `column` starts with `prefix`, as a range (`>= p AND < p || U+10FFFF`)
+    /// that a B-tree index on the column serves; the column must compare by
+    /// code point (`COLLATE "C"` in the PostgreSQL schema).
+    pub(crate) fn starts_with(&mut self, column: &str, prefix: &str) -> &mut Self {
+        let mut after = prefix.to_owned();
+        after.push(char::MAX);
+        self.push(column).push(" >= ").text(prefix);
+        self.push(" AND ").push(column).push(" < ").text(&after)
+    }
+
+    /// `(a OR b OR …)`: one condition per value.
+    pub(crate) fn any<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T) -> Result) -> Result {
+        if items.is_empty() {
+            self.push("1 = 0");
+            return Ok(());
+        }
+        self.push("(");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.push(" OR ");
+            }
+            self.push("(");
+            each(self, item)?;
+            self.push(")");
+        }
+        self.push(")");
+        Ok(())
+    }
+
+    /// `[NOT] EXISTS (SELECT 1 FROM table x WHERE x.rkey = resource.rkey AND
+    /// x.param = code AND (body on x))`.
+    fn exists(
+        &mut self,
+        negated: bool,
+        table: &str,
+        resource: &str,
+        code: &str,
+        body: impl FnOnce(&mut Self, &str) -> Result,
+    ) -> Result {
+        let x = self.alias("x");
+        self.push(if negated {
+            "NOT EXISTS (SELECT 1 FROM "
+        } else {
+            "EXISTS (SELECT 1 FROM "
+        });
+        self.push(table).push(" ").push(&x).push(" WHERE ");
+        self.push(&x).push(".rkey = ").push(resource).push(".rkey AND ");
+        self.push(&x).push(".param = ").text(code).push(" AND (");
+        body(self, &x)?;
+        self.push("))");
+        Ok(())
+    }
+
+    /// The condition of one clause on the `resources` row `resource`, whose
+    /// type is one of `types` (empty: any type).
+    pub(crate) fn clause(&mut self, resource: &str, types: &[ResourceType], clause: &Clause) -> Result {
+        self.path(resource, types, &clause.path, &clause.code, &clause.criterion)
+    }
+
+    fn path(
+        &mut self,
+        resource: &str,
+        types: &[ResourceType],
+        path: &[Link],
+        code: &str,
+        criterion: &Criterion,
+    ) -> Result {
+        let Some((link, rest)) = path.split_first() else {
+            return self.criterion(resource, types, code, criterion);
+        };
+        let x = self.alias("x");
+        let t = self.alias("t");
+        match link {
+            // The resources `resource.param` points at, of the chain's types.
+            Link::Chain { param, types: targets } => {
+                self.push("EXISTS (SELECT 1 FROM idx_reference ").push(&x);
+                self.push(" JOIN resources ").push(&t).push(" ON ");
+                self.push(&t).push(".rtype = ").push(&x).push(".target_type AND ");
+                self.push(&t).push(".id = ").push(&x).push(".target_id WHERE ");
+                self.push(&x).push(".rkey = ").push(resource).push(".rkey AND ");
+                self.push(&x).push(".param = ").text(param).push(" AND ");
+                self.type_in(&format!("{x}.target_type"), targets);
+                self.push(" AND ");
+                local_reference(self, &format!("{x}.url"));
+                self.push(" AND NOT ").push(&t).push(".deleted AND ");
+                self.path(&t, targets, rest, code, criterion)?;
+                self.push(")");
+            }
+            // The `source` resources whose `param` points at `resource`.
+            Link::Has { source, param } => {
+                self.push("EXISTS (SELECT 1 FROM idx_reference ").push(&x);
+                self.push(" JOIN resources ").push(&t).push(" ON ");
+                self.push(&t).push(".rkey = ").push(&x).push(".rkey WHERE ");
+                self.push(&t).push(".rtype = ").text(source.as_str()).push(" AND NOT ");
+                self.push(&t).push(".deleted AND ");
+                self.push(&x).push(".param = ").text(param).push(" AND ");
+                self.push(&x).push(".target_type = ").push(resource).push(".rtype AND ");
+                self.push(&x).push(".target_id = ").push(resource).push(".id AND ");
+                local_reference(self, &format!("{x}.url"));
+                self.push(" AND ");
+                self.path(&t, &[*source], rest, code, criterion)?;
+                self.push(")");
+            }
+        }
+        Ok(())
+    }
+
+    /// `column IN (types…)`; no types means any.
+    pub(crate) fn type_in(&mut self, column: &str, types: &[ResourceType]) {
+        if types.is_empty() {
+            self.push("1 = 1");
+            return;
+        }
+        self.push(column).push(" IN (");
+        for (i, t) in types.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.text(t.as_str());
+        }
+        self.push(")");
+    }
+
+    fn criterion(&mut self, resource: &str, types: &[ResourceType], code: &str, criterion: &Criterion) -> Result {
+        // `_id` and `_lastUpdated` are columns of `resources` itself.
+        match (code, criterion) {
+            ("_id" | "_lastUpdated", Criterion::Missing(missing)) => {
+                self.push(if *missing { "1 = 0" } else { "1 = 1" });
+                return Ok(());
+            }
+            ("_id", Criterion::Token(mode @ (TokenMatch::Equal | TokenMatch::Not), values)) => {
+                if *mode == TokenMatch::Not {
+                    self.push("NOT ");
+                }
+                return self.any(values, |e, value| {
+                    token::id(e, &format!("{resource}.id"), value);
+                    Ok(())
+                });
+            }
+            ("_lastUpdated", Criterion::Date(values)) => {
+                let columns = date::Columns {
+                    low: format!("{resource}.last_updated"),
+                    high: format!("({resource}.last_updated + 1)"),
+                };
+                return self.any(values, |e, value| {
+                    date::condition(e, &columns, value);
+                    Ok(())
+                });
+            }
+            _ => {}
+        }
+        match criterion {
+            Criterion::Missing(missing) => {
+                let table = self.table(types, code)?;
+                self.exists(*missing, table, resource, code, |e, _| {
+                    e.push("1 = 1");
+                    Ok(())
+                })
+            }
+            Criterion::String(mode, values) => self.exists(false, "idx_string", resource, code, |e, x| {
+                e.any(values, |e, value| {
+                    string::condition(e, x, *mode, value);
+                    Ok(())
+                })
+            }),
+            Criterion::Token(mode @ (TokenMatch::Equal | TokenMatch::Not), values) => {
+                // `:not`: no value matches, which includes having no value
+                // at all (search.html#modifiers).
+                self.exists(*mode == TokenMatch::Not, "idx_token", resource, code, |e, x| {
+                    let columns = token::Columns::table(x);
+                    e.any(values, |e, value| {
+                        token::condition(e, &columns, value);
+                        Ok(())
+                    })
+                })
+            }
+            Criterion::Token(TokenMatch::Above | TokenMatch::Below, _) => Err(SearchError::NotSupported(format!(
+                "the token modifiers :above and :below (subsumption, on '{code}')"
+            ))),
+            Criterion::TokenText(values) => self.exists(false, "idx_token", resource, code, |e, x| {
+                e.any(values, |e, value| {
+                    e.starts_with(&format!("{x}.text"), &value.normalized);
+                    Ok(())
+                })
+            }),
+            Criterion::InValueSet { negated, .. } => Err(SearchError::NotSupported(format!(
+                "the token modifier :{} (value sets, on '{code}')",
+                if *negated { "not-in" } else { "in" }
+            ))),
+            Criterion::OfType(_) => Err(SearchError::NotSupported(format!(
+                "the token modifier :of-type (on '{code}')"
+            ))),
+            Criterion::Number(values) => self.exists(false, "idx_number", resource, code, |e, x| {
+                let column = format!("{x}.value");
+                e.any(values, |e, value| {
+                    number::condition(e, &column, value);
+                    Ok(())
+                })
+            }),
+            Criterion::Date(values) => self.exists(false, "idx_date", resource, code, |e, x| {
+                let columns = date::Columns::table(x);
+                e.any(values, |e, value| {
+                    date::condition(e, &columns, value);
+                    Ok(())
+                })
+            }),
+            Criterion::Quantity(values) => self.exists(false, "idx_quantity", resource, code, |e, x| {
+                let columns = quantity::Columns::table(x);
+                e.any(values, |e, value| {
+                    quantity::condition(e, &columns, value);
+                    Ok(())
+                })
+            }),
+            Criterion::Reference(values) => self.exists(false, "idx_reference", resource, code, |e, x| {
+                let columns = reference::Columns::table(x);
+                e.any(values, |e, value| {
+                    reference::condition(e, &columns, value);
+                    Ok(())
+                })
+            }),
+            Criterion::ReferenceIdentifier(values) => self.exists(false, "idx_reference", resource, code, |e, x| {
+                let columns = token::Columns {
+                    system: format!("{x}.id_system"),
+                    code: format!("{x}.id_value"),
+                };
+                e.any(values, |e, value| {
+                    token::condition(e, &columns, value);
+                    Ok(())
+                })
+            }),
+            Criterion::Uri(mode, values) => self.exists(false, "idx_uri", resource, code, |e, x| {
+                let column = format!("{x}.value");
+                e.any(values, |e, value| {
+                    uri::condition(e, &column, *mode, value);
+                    Ok(())
+                })
+            }),
+            Criterion::Composite(values) => {
+                composite::check(code, values)?;
+                self.exists(false, "idx_composite", resource, code, |e, x| {
+                    e.any(values, |e, components| {
+                        composite::condition(e, x, components);
+                        Ok(())
+                    })
+                })
+            }
+            Criterion::List(ids) => {
+                self.list(resource, ids);
+                Ok(())
+            }
+            Criterion::Special(_) => Err(SearchError::NotSupported(format!("the special parameter '{code}'"))),
+            Criterion::FullText(_) => Err(SearchError::NotSupported(format!("full-text search ({code})"))),
+        }
+    }
+
+    /// `_list`: the resource is an item of one of the List resources.
+    fn list(&mut self, resource: &str, ids: &[crate::model::Id]) {
+        let l = self.alias("l");
+        let x = self.alias("x");
+        self.push("EXISTS (SELECT 1 FROM resources ").push(&l);
+        self.push(" JOIN idx_reference ")
+            .push(&x)
+            .push(" ON ")
+            .push(&x)
+            .push(".rkey = ");
+        self.push(&l)
+            .push(".rkey WHERE ")
+            .push(&l)
+            .push(".rtype = 'List' AND NOT ");
+        self.push(&l).push(".deleted AND ").push(&l).push(".id IN (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.text(id.as_str());
+        }
+        self.push(") AND ").push(&x).push(".param = 'item' AND ");
+        self.push(&x).push(".target_type = ").push(resource).push(".rtype AND ");
+        self.push(&x).push(".target_id = ").push(resource).push(".id AND ");
+        local_reference(self, &format!("{x}.url"));
+        self.push(")");
+    }
+
+    /// The index table of `code` on `types` (on every resource for a search
+    /// across all types).
+    fn table(&self, types: &[ResourceType], code: &str) -> Result<&'static str> {
+        let kind = match types.first() {
+            Some(t) => self.registry.get(t.as_str(), code),
+            None => self.registry.get("Resource", code),
+        }
+        .map(|def| def.kind);
+        match kind {
+            Some(kind) => table_of(kind)
+                .ok_or_else(|| SearchError::NotSupported(format!("':missing' on the special parameter '{code}'"))),
+            // The parser resolved the name on these types, so this is not reached.
+            None => Err(SearchError::NotSupported(format!("':missing' on '{code}'"))),
+        }
+    }
+}
+
+/// The index table holding a parameter type's values.
+pub(crate) fn table_of(kind: ParamType) -> Option<&'static str> {
+    Some(match kind {
+        ParamType::String => "idx_string",
+        ParamType::Token => "idx_token",
+        ParamType::Date => "idx_date",
+        ParamType::Number => "idx_number",
+        ParamType::Quantity => "idx_quantity",
+        ParamType::Reference => "idx_reference",
+        ParamType::Uri => "idx_uri",
+        ParamType::Composite => "idx_composite",
+        ParamType::Special => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,430 @@
+//! One test per parameter type (search.html §3.1.1), each prefix and
+//! modifier against fixtures where the right answer is plain to see.
+
+use serde_json::json;
+
+use super::{expect, put_all};
+use crate::helpers::{spawn_app, Backend, TestApp};
+use crate::on_both_backends;
+
+async fn patients(app: &TestApp) {
+    put_all(
+        app,
+        &[
+            json!({"resourceType": "Patient", "id": "p1",
+                "meta": {"tag": [{"system": "http://example.org/tags", "code": "vip"}]},
+                "active": true,
+                "name": [{"family": "Silva", "given": ["José"]}],
+                "gender": "male", "birthDate": "1980-05-17",
+                "identifier": [{"system": "http://example.org/mrn", "value": "A1"}],
+                "address": [{"city": "São Paulo"}]}),
+            json!({"resourceType": "Patient", "id": "p2",
+                "active": false,
+                "name": [{"family": "Silverman", "given": ["Ann"]}],
+                "gender": "female", "birthDate": "1990-01-01",
+                "identifier": [{"system": "http://example.org/mrn", "value": "B2"}]}),
+            json!({"resourceType": "Patient", "id": "p3",
+                "name": [{"family": "Souza"}],
+                "birthDate": "1980"}),
+        ],
+    )
+    .await;
+}
+
+/// search.html#string: starts with, folded for case and accents; `:exact`
+/// is the whole string as written; `:contains` anywhere.
+async fn string_parameters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    patients(&app).await;
+    expect(
+        &app,
+        &[
+            ("Patient?name=silva", &["p1"]),
+            ("Patient?name=silv", &["p1", "p2"]),
+            ("Patient?family=SILV", &["p1", "p2"]),
+            ("Patient?name=jose", &["p1"]),
+            ("Patient?name=JOSÉ", &["p1"]),
+            ("Patient?name=ose", &[]),
+            ("Patient?name=souza,ann", &["p2", "p3"]),
+            ("Patient?name=s&name=ann", &["p2"]),
+            ("Patient?name:exact=Silva", &["p1"]),
+            ("Patient?name:exact=silva", &[]),
+            ("Patient?name:exact=Silv", &[]),
+            ("Patient?name:contains=ERMA", &["p2"]),
+            ("Patient?name:contains=ilv", &["p1", "p2"]),
+            ("Patient?address-city=sao%20paulo", &["p1"]),
+        ],
+    )
+    .await;
+}
+
+/// search.html#token: `code`, `system|code`, `|code`, `system|`, `:not`
+/// (which includes resources without a value), `:text`.
+async fn token_parameters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    patients(&app).await;
+    put_all(
+        &app,
+        &[json!({"resourceType": "Observation", "id": "o1", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "15074-8", "display": "Glucose [Moles/volume] in Blood"}],
+                     "text": "Blood sugar"}})],
+    )
+    .await;
+    expect(
+        &app,
+        &[
+            ("Patient?gender=male", &["p1"]),
+            ("Patient?gender=male,female", &["p1", "p2"]),
+            ("Patient?gender=Male", &[]),
+            ("Patient?gender:not=male", &["p2", "p3"]),
+            ("Patient?gender:not=male,female", &["p3"]),
+            ("Patient?identifier=http://example.org/mrn%7CA1", &["p1"]),
+            ("Patient?identifier=A1", &["p1"]),
+            ("Patient?identifier=http://example.org/mrn%7C", &["p1", "p2"]),
+            ("Patient?identifier=%7CA1", &[]),
+            ("Patient?identifier=http://other.org%7CA1", &[]),
+            ("Patient?active=true", &["p1"]),
+            ("Patient?active=false", &["p2"]),
+            ("Patient?_tag=http://example.org/tags%7Cvip", &["p1"]),
+            ("Observation?code=http://loinc.org%7C15074-8", &["o1"]),
+            ("Observation?code:text=glucose", &["o1"]),
+            ("Observation?code:text=BLOOD%20SUG", &["o1"]),
+            ("Observation?code:text=sugar", &[]),
+            ("Patient?_id=p1,p3", &["p1", "p3"]),
+            ("Patient?_id=%7Cp2", &["p2"]),
+            ("Patient?_id:not=p1", &["p2", "p3"]),
+        ],
+    )
+    .await;
+}
+
+/// search.html#date with the prefix table of search.html#prefix: `1980` is
+/// the whole year, so a birth date of 1980-05-17 lies within it, while a
+/// birth date given as just "1980" does not lie within one day of it.
+async fn date_parameters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    patients(&app).await;
+    expect(
+        &app,
+        &[
+            ("Patient?birthdate=1980", &["p1", "p3"]),
+            ("Patient?birthdate=eq1980-05-17", &["p1"]),
+            ("Patient?birthdate=1980-05", &["p1"]),
+            ("Patient?birthdate=ne1980", &["p2"]),
+            ("Patient?birthdate=gt1985", &["p2"]),
+            ("Patient?birthdate=lt1985", &["p1", "p3"]),
+            ("Patient?birthdate=gt1980-05-17", &["p2", "p3"]),
+            ("Patient?birthdate=ge1980-05-17", &["p1", "p2", "p3"]),
+            ("Patient?birthdate=le1980-05-17", &["p1", "p3"]),
+            ("Patient?birthdate=lt1980-05-17", &["p3"]),
+            ("Patient?birthdate=sa1985", &["p2"]),
+            ("Patient?birthdate=sa1980-05-17", &["p2"]),
+            ("Patient?birthdate=eb1985", &["p1", "p3"]),
+            ("Patient?birthdate=eb1980-05-17", &[]),
+            ("Patient?birthdate=ap1990-01-01", &["p2"]),
+            ("Patient?birthdate=ge1980&birthdate=lt1981", &["p1", "p3"]),
+            ("Patient?birthdate=1979,1990", &["p2"]),
+            ("Patient?birthdate=1980-05-17T10:00:00Z", &[]),
+        ],
+    )
+    .await;
+}
+
+/// `_lastUpdated` is served from the resource row: each instant is its own.
+async fn last_updated(backend: Backend) {
+    let app = spawn_app(backend).await;
+    patients(&app).await;
+    let stamp = |id: &str| {
+        let app = &app;
+        let id = id.to_owned();
+        async move {
+            let r = app.get(&format!("Patient/{id}")).await.json();
+            r["meta"]["lastUpdated"]
+                .as_str()
+                .unwrap_or_default()
+                .replace('+', "%2B")
+        }
+    };
+    let (t1, t2) = (stamp("p1").await, stamp("p2").await);
+    expect(
+        &app,
+        &[
+            (&format!("Patient?_lastUpdated={t1}"), &["p1"]),
+            (&format!("Patient?_lastUpdated=gt{t1}"), &["p2", "p3"]),
+            (&format!("Patient?_lastUpdated=le{t2}"), &["p1", "p2"]),
+            ("Patient?_lastUpdated=gt2000-01-01", &["p1", "p2", "p3"]),
+            ("Patient?_lastUpdated=lt2000-01-01", &[]),
+        ],
+    )
+    .await;
+}
+
+/// search.html#number: `0.3` stands for [0.25, 0.35); ordering prefixes
+/// compare with the value as written; `ap` is within 10 %.
+async fn number_parameters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let risk = |id: &str, probability: f64| {
+        json!({"resourceType": "RiskAssessment", "id": id, "status": "final",
+            "subject": {"reference": "Patient/p1"},
+            "prediction": [{"probabilityDecimal": probability}]})
+    };
+    put_all(&app, &[risk("r1", 0.3), risk("r2", 0.35), risk("r3", 0.8)]).await;
+    expect(
+        &app,
+        &[
+            ("RiskAssessment?probability=0.3", &["r1"]),
+            ("RiskAssessment?probability=0.30", &["r1"]),
+            ("RiskAssessment?probability=0.35", &["r2"]),
+            ("RiskAssessment?probability=0.4", &["r2"]),
+            ("RiskAssessment?probability=ne0.3", &["r2", "r3"]),
+            ("RiskAssessment?probability=gt0.3", &["r2", "r3"]),
+            ("RiskAssessment?probability=lt0.5", &["r1", "r2"]),
+            ("RiskAssessment?probability=ge0.35", &["r2", "r3"]),
+            ("RiskAssessment?probability=le0.3", &["r1"]),
+            ("RiskAssessment?probability=sa0.3", &["r2", "r3"]),
+            ("RiskAssessment?probability=eb0.35", &["r1"]),
+            ("RiskAssessment?probability=ap0.75", &["r3"]),
+            ("RiskAssessment?probability=ap0.33", &["r1", "r2"]),
+            ("RiskAssessment?probability=0.3,0.8", &["r1", "r3"]),
+        ],
+    )
+    .await;
+}
+
+/// search.html#quantity: units as written, and UCUM quantities compared in
+/// canonical units, so 6 g is more than 5000 mg.
+async fn quantity_parameters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let observation = |id: &str, quantity: serde_json::Value| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"text": "weight of something"}, "valueQuantity": quantity})
+    };
+    put_all(
+        &app,
+        &[
+            observation(
+                "q1",
+                json!({"value": 5.4, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}),
+            ),
+            observation(
+                "q2",
+                json!({"value": 6, "unit": "g", "system": "http://unitsofmeasure.org", "code": "g"}),
+            ),
+            observation("q3", json!({"value": 7, "unit": "mg"})),
+        ],
+    )
+    .await;
+    expect(
+        &app,
+        &[
+            (
+                "Observation?value-quantity=5.4%7Chttp://unitsofmeasure.org%7Cmg",
+                &["q1"],
+            ),
+            ("Observation?value-quantity=5.4", &["q1"]),
+            ("Observation?value-quantity=5.4%7C%7Cmg", &["q1"]),
+            ("Observation?value-quantity=7%7C%7Cmg", &["q3"]),
+            ("Observation?value-quantity=gt5%7C%7Cmg", &["q1", "q3"]),
+            (
+                "Observation?value-quantity=gt5000%7Chttp://unitsofmeasure.org%7Cmg",
+                &["q2"],
+            ),
+            (
+                "Observation?value-quantity=6000%7Chttp://unitsofmeasure.org%7Cmg",
+                &["q2"],
+            ),
+            (
+                "Observation?value-quantity=lt1%7Chttp://unitsofmeasure.org%7Cg",
+                &["q1"],
+            ),
+            (
+                "Observation?value-quantity=ge5.4%7Chttp://unitsofmeasure.org%7Cmg",
+                &["q1", "q2"],
+            ),
+            (
+                "Observation?value-quantity=gt5.4%7Chttp://unitsofmeasure.org%7Cmg",
+                &["q2"],
+            ),
+            (
+                "Observation?value-quantity=ap6%7Chttp://unitsofmeasure.org%7Cmg",
+                &["q1"],
+            ),
+            (
+                "Observation?value-quantity=ne5.4%7Chttp://unitsofmeasure.org%7Cmg",
+                &["q2"],
+            ),
+            ("Observation?value-quantity=le5.4%7C%7Cmg", &["q1"]),
+            (
+                "Observation?value-quantity=sa5%7Chttp://unitsofmeasure.org%7Cg",
+                &["q2"],
+            ),
+            (
+                "Observation?value-quantity=eb1%7Chttp://unitsofmeasure.org%7Cg",
+                &["q1"],
+            ),
+            ("Observation?value-quantity=5.4%7Chttp://unitsofmeasure.org%7Ckg", &[]),
+            ("Observation?value-quantity=gt5%7Chttp://unitsofmeasure.org%7Cm", &[]),
+        ],
+    )
+    .await;
+}
+
+/// search.html#reference: `id`, `Type/id`, `:Type`, absolute URLs on this
+/// server (local) and elsewhere (not local), `:identifier`.
+async fn reference_parameters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    patients(&app).await;
+    let base = app.base.clone();
+    let observation = |id: &str, subject: serde_json::Value| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"text": "x"}, "subject": subject})
+    };
+    put_all(
+        &app,
+        &[
+            observation("o1", json!({"reference": "Patient/p1"})),
+            observation("o2", json!({"reference": format!("{base}/Patient/p1")})),
+            observation("o3", json!({"reference": "http://elsewhere.org/fhir/Patient/p1"})),
+            observation("o4", json!({"reference": "Patient/p2/_history/1"})),
+            observation(
+                "o5",
+                json!({"identifier": {"system": "http://example.org/mrn", "value": "A1"}}),
+            ),
+            observation("o6", json!({"reference": "Group/p1"})),
+        ],
+    )
+    .await;
+    let absolute = format!("{base}/Patient/p1").replace(':', "%3A");
+    expect(
+        &app,
+        &[
+            ("Observation?subject=Patient/p1", &["o1", "o2"]),
+            ("Observation?subject=p1", &["o1", "o2", "o6"]),
+            ("Observation?subject:Patient=p1", &["o1", "o2"]),
+            ("Observation?subject:Group=p1", &["o6"]),
+            ("Observation?patient=p1", &["o1", "o2"]),
+            (&format!("Observation?subject={absolute}"), &["o1", "o2"]),
+            ("Observation?subject=http://elsewhere.org/fhir/Patient/p1", &["o3"]),
+            ("Observation?subject=Patient/p2", &["o4"]),
+            ("Observation?subject=Patient/p1,Patient/p2", &["o1", "o2", "o4"]),
+            ("Observation?subject:identifier=http://example.org/mrn%7CA1", &["o5"]),
+            ("Observation?subject:identifier=A1", &["o5"]),
+            ("Observation?subject:identifier=http://other.org%7CA1", &[]),
+        ],
+    )
+    .await;
+}
+
+/// search.html#uri: whole URI by default, `:below` (starts with the value),
+/// `:above` (the value starts with it).
+async fn uri_parameters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let value_set = |id: &str, url: &str| json!({"resourceType": "ValueSet", "id": id, "status": "active", "url": url});
+    put_all(
+        &app,
+        &[
+            value_set("v1", "http://example.org/fhir/ValueSet/a"),
+            value_set("v2", "http://example.org/fhir/ValueSet/a/b"),
+            value_set("v3", "http://other.org/ValueSet/a"),
+        ],
+    )
+    .await;
+    expect(
+        &app,
+        &[
+            ("ValueSet?url=http://example.org/fhir/ValueSet/a", &["v1"]),
+            ("ValueSet?url=http://example.org/fhir/ValueSet/A", &[]),
+            ("ValueSet?url:below=http://example.org/fhir/", &["v1", "v2"]),
+            (
+                "ValueSet?url:above=http://example.org/fhir/ValueSet/a/b/c",
+                &["v1", "v2"],
+            ),
+            ("ValueSet?url:above=http://example.org/fhir/ValueSet/a", &["v1"]),
+            ("ValueSet?url:contains=fhir/ValueSet", &["v1", "v2"]),
+            ("ValueSet?url:contains=VALUESET", &[]),
+            ("ValueSet?url:missing=true", &[]),
+        ],
+    )
+    .await;
+}
+
+/// search.html#composite: every component must match within one instance
+/// of the base element (one Observation.component), not across them.
+async fn composite_parameters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let loinc = |code: &str| json!({"coding": [{"system": "http://loinc.org", "code": code}]});
+    let mmhg =
+        |value: i64| json!({"value": value, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"});
+    put_all(
+        &app,
+        &[
+            json!({"resourceType": "Observation", "id": "bp", "status": "final", "code": loinc("85354-9"),
+                "component": [
+                    {"code": loinc("8480-6"), "valueQuantity": mmhg(120)},
+                    {"code": loinc("8462-4"), "valueQuantity": mmhg(80)}
+                ]}),
+            json!({"resourceType": "Observation", "id": "glucose", "status": "final", "code": loinc("15074-8"),
+                "valueQuantity": {"value": 5.4, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"}}),
+        ],
+    )
+    .await;
+    expect(
+        &app,
+        &[
+            (
+                "Observation?component-code-value-quantity=http://loinc.org%7C8480-6$gt100",
+                &["bp"],
+            ),
+            (
+                "Observation?component-code-value-quantity=http://loinc.org%7C8462-4$gt100",
+                &[],
+            ),
+            ("Observation?component-code-value-quantity=8462-4$lt90", &["bp"]),
+            (
+                "Observation?code-value-quantity=http://loinc.org%7C15074-8$5.4",
+                &["glucose"],
+            ),
+            ("Observation?code-value-quantity=http://loinc.org%7C15074-8$gt6", &[]),
+        ],
+    )
+    .await;
+}
+
+/// search.html#missing, and deleted resources never match.
+async fn missing_and_deleted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    patients(&app).await;
+    expect(
+        &app,
+        &[
+            ("Patient?gender:missing=true", &["p3"]),
+            ("Patient?gender:missing=false", &["p1", "p2"]),
+            ("Patient?identifier:missing=true", &["p3"]),
+            ("Patient?_id:missing=false", &["p1", "p2", "p3"]),
+        ],
+    )
+    .await;
+    assert_eq!(app.delete("Patient/p2").await.status, 204);
+    expect(
+        &app,
+        &[
+            ("Patient?name=silv", &["p1"]),
+            ("Patient?gender:not=male", &["p3"]),
+            ("Patient", &["p1", "p3"]),
+        ],
+    )
+    .await;
+}
+
+on_both_backends!(
+    string_parameters,
+    token_parameters,
+    date_parameters,
+    last_updated,
+    number_parameters,
+    quantity_parameters,
+    reference_parameters,
+    uri_parameters,
+    composite_parameters,
+    missing_and_deleted,
+);
