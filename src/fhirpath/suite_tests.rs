@@ -61,11 +61,7 @@ fn expectation(case: &Case) -> Expect {
 }
 
 fn suite_dir() -> PathBuf {
-    let dir = std::env::var_os("IPE_TEST_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fhir"),
-        PathBuf::from,
-    );
-    dir.join("fhirpath")
+    crate::validation::test_data::data_dir().join("fhirpath")
 }
 
 fn suite_path() -> PathBuf {
@@ -117,14 +113,7 @@ fn attribute(attributes: &str, name: &str) -> Option<String> {
     Some(attributes[start..start + len].to_string())
 }
 
-fn unescape(text: &str) -> String {
-    // `&amp;` last, so `&amp;lt;` becomes `&lt;` and not `<`.
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
+use crate::validation::test_data::xml_unescape as unescape;
 
 #[test]
 fn official_r4_suite_parses_valid_expressions_and_rejects_syntax_errors() {

@@ -6,17 +6,12 @@
 //! Run with `--nocapture` to see the counts and the extraction rate.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Read;
 use std::time::{Duration, Instant};
 
-use flate2::read::GzDecoder;
 use serde_json::Value;
 
 use super::{extract, Registry};
-use crate::validation::test_data::{data_dir, for_each_example};
-
-const SYNTHEA: &str = "synthea/synthea-r4-dev-78.tar.gz";
+use crate::validation::test_data::{for_each_example, for_each_synthea_bundle};
 
 /// Definitional resources: not what a clinical server indexes in bulk, and
 /// the bulk of the package's bytes.
@@ -115,22 +110,4 @@ fn every_synthea_resource_indexes() {
     tally.report("Synthea");
     assert!(tally.resources > 24_000, "{} Synthea resources", tally.resources);
     tally.check();
-}
-
-/// Calls `visit` with each transaction Bundle of the Synthea archive.
-fn for_each_synthea_bundle(mut visit: impl FnMut(&str, Value)) {
-    let path = data_dir().join(SYNTHEA);
-    let file = File::open(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    let mut archive = tar::Archive::new(GzDecoder::new(file));
-    for entry in archive.entries().expect("readable tar") {
-        let mut entry = entry.expect("readable tar entry");
-        let name = entry.path().expect("entry path").to_string_lossy().into_owned();
-        if !name.ends_with(".json") {
-            continue;
-        }
-        let mut text = String::new();
-        entry.read_to_string(&mut text).expect("UTF-8 JSON");
-        let bundle = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        visit(&name, bundle);
-    }
 }

@@ -3,13 +3,11 @@
 //! version, and a delete leaves nothing. The tables are read directly here,
 //! as the search planner will read them.
 
-use std::io::Read;
-
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use crate::helpers::{spawn_app, test_data, Backend, TestApp, FHIR_JSON};
+use crate::helpers::{spawn_app, Backend, TestApp, FHIR_JSON};
 use crate::on_both_backends;
 
 const TABLES: [&str; 8] = [
@@ -446,22 +444,11 @@ async fn failed_transaction_leaves_the_index_as_it_was(backend: Backend) {
 /// The first patient Bundle in the Synthea archive (`Practitioner`- and
 /// `Organization`-only Bundles are skipped).
 fn first_patient_bundle() -> String {
-    let path = test_data().join("synthea/synthea-r4-dev-78.tar.gz");
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    for entry in archive.entries().expect("tar entries") {
-        let mut entry = entry.expect("tar entry");
-        let mut text = String::new();
-        if entry.read_to_string(&mut text).is_err() {
-            continue;
-        }
-        let is_patient =
-            |t: &str| t.contains("\"resourceType\": \"Patient\"") || t.contains("\"resourceType\":\"Patient\"");
-        if is_patient(&text) {
-            return text;
-        }
-    }
-    panic!("no patient Bundle in {}", path.display());
+    crate::synthea::load_bundles()
+        .into_iter()
+        .find(|b| b.types.iter().any(|t| t == "Patient"))
+        .map(|b| b.text)
+        .expect("a patient Bundle in the Synthea archive")
 }
 
 async fn synthea_patient_bundle_is_indexed(backend: Backend) {

@@ -17,14 +17,15 @@ use crate::on_both_backends;
 /// Bundles posted at once.
 const CONCURRENCY: usize = 2;
 
-struct PatientBundle {
-    file: String,
-    text: String,
+pub(crate) struct PatientBundle {
+    pub(crate) file: String,
+    pub(crate) text: String,
     /// Resource type of each entry, in order.
-    types: Vec<String>,
+    pub(crate) types: Vec<String>,
 }
 
-fn load_bundles() -> Vec<PatientBundle> {
+/// Every Bundle of the Synthea archive, in file name order.
+pub(crate) fn load_bundles() -> Vec<PatientBundle> {
     let path = test_data().join("synthea/synthea-r4-dev-78.tar.gz");
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));

@@ -33,11 +33,9 @@ enum Expected {
 }
 
 fn suite_path() -> PathBuf {
-    let dir = std::env::var_os("IPE_TEST_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fhir"),
-        PathBuf::from,
-    );
-    dir.join("patch").join("fhir-patch-tests.xml")
+    crate::validation::test_data::data_dir()
+        .join("patch")
+        .join("fhir-patch-tests.xml")
 }
 
 /// Splits the file into cases. Its markup is regular (no CDATA, no nested
@@ -91,14 +89,7 @@ fn attribute(attributes: &str, name: &str) -> Option<String> {
     Some(unescape(&attributes[start..start + len]))
 }
 
-fn unescape(text: &str) -> String {
-    // `&amp;` last, so `&amp;lt;` becomes `&lt;` and not `<`.
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
+use crate::validation::test_data::xml_unescape as unescape;
 
 fn to_json(xml: &str, what: &str) -> Result<Value, String> {
     let json = ipe_xml::xml_to_json(xml.trim().as_bytes()).map_err(|e| format!("{what} is not FHIR XML: {e}"))?;
