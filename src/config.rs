@@ -37,9 +37,34 @@ pub struct Overrides {
     /// Whether PUT may create a resource with a client-chosen id.
     #[arg(long, env = "IPE_UPDATE_CREATE", global = true)]
     pub update_create: Option<bool>,
+    /// Conditional delete: `single` (several matches → 412) or `multiple`
+    /// (every match is deleted, up to 1,000).
+    #[arg(long, env = "IPE_CONDITIONAL_DELETE", global = true)]
+    pub conditional_delete: Option<ConditionalDelete>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "IPE_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
+}
+
+/// What a conditional delete does when several resources match
+/// (<https://hl7.org/fhir/R4/http.html#cdelete>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ConditionalDelete {
+    /// Refuse with 412 Precondition Failed.
+    Single,
+    /// Delete them all.
+    Multiple,
+}
+
+impl ConditionalDelete {
+    /// The CapabilityStatement code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionalDelete::Single => "single",
+            ConditionalDelete::Multiple => "multiple",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -60,6 +85,7 @@ struct FileConfig {
     base_url: Option<String>,
     max_body_bytes: Option<usize>,
     update_create: Option<bool>,
+    conditional_delete: Option<ConditionalDelete>,
     log_format: Option<LogFormat>,
 }
 
@@ -73,6 +99,7 @@ pub struct Config {
     pub base_url: Option<String>,
     pub max_body_bytes: usize,
     pub update_create: bool,
+    pub conditional_delete: ConditionalDelete,
     pub log_format: LogFormat,
 }
 
@@ -145,6 +172,10 @@ impl Config {
                 .map(|u| u.trim_end_matches('/').to_string()),
             max_body_bytes: o.max_body_bytes.or(file.max_body_bytes).unwrap_or(64 * 1024 * 1024),
             update_create: o.update_create.or(file.update_create).unwrap_or(true),
+            conditional_delete: o
+                .conditional_delete
+                .or(file.conditional_delete)
+                .unwrap_or(ConditionalDelete::Multiple),
             log_format: o.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         };
         config.check()

@@ -58,6 +58,7 @@ impl Application {
                 clock,
                 ids,
                 update_create: config.update_create,
+                conditional_delete: config.conditional_delete,
             },
             base_url: config.base_url.clone(),
             max_body_bytes: config.max_body_bytes,

@@ -14,6 +14,7 @@ use super::AppState;
 use crate::error::FhirError;
 use crate::model::elements::{select_elements, summarize, SummaryMode};
 use crate::outcome::IssueType;
+use crate::rest::conditional::{Created, Criteria};
 use crate::rest::patch::{FhirPathPatch, JsonPatch, PatchDocument};
 use crate::rest::{self, delete::Deleted, SearchOptions, Versioned};
 use crate::store::HistoryScope;
@@ -154,21 +155,21 @@ pub async fn create(
 ) -> HttpResponse {
     handle(req, |req, neg, _| async move {
         let rtype = rest::resource_type(&path)?;
-        if req.headers().contains_key("If-None-Exist") {
-            return Err(FhirError::NotImplemented(
-                "conditional create (If-None-Exist) is not implemented yet".into(),
-            ));
-        }
+        let criteria = request::if_none_exist(&req)?
+            .map(|query| Criteria::parse(rtype, query, &state.base(&req)))
+            .transpose()?;
         let resource = resource_body(&req, payload, &state).await?;
-        let w = rest::create::create(&state.ctx, rtype, resource).await?;
-        Ok(response::written(
-            &neg,
-            StatusCode::CREATED,
-            &w.version,
-            &state.base(&req),
-            prefer_return(&req),
-        )
-        .await)
+        let (status, version) = match criteria {
+            None => (
+                StatusCode::CREATED,
+                rest::create::create(&state.ctx, rtype, resource).await?.version,
+            ),
+            Some(criteria) => match rest::conditional::create(&state.ctx, criteria, resource).await? {
+                Created::New(w) => (StatusCode::CREATED, w.version),
+                Created::Found(v) => (StatusCode::OK, v),
+            },
+        };
+        Ok(response::written(&neg, status, &version, &state.base(&req), prefer_return(&req)).await)
     })
     .await
 }
@@ -186,6 +187,57 @@ pub async fn update(
         let w = rest::update::update(&state.ctx, rtype, &id, resource, precondition).await?;
         let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
         Ok(response::written(&neg, status, &w.version, &state.base(&req), prefer_return(&req)).await)
+    })
+    .await
+}
+
+/// `PUT [base]/[type]?criteria`
+pub async fn update_conditional(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let criteria = Criteria::new(rest::resource_type(&path)?, query, &state.base(&req))?;
+        let precondition = if_match(&req)?;
+        let resource = resource_body(&req, payload, &state).await?;
+        let w = rest::conditional::update(&state.ctx, criteria, resource, precondition).await?;
+        let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
+        Ok(response::written(&neg, status, &w.version, &state.base(&req), prefer_return(&req)).await)
+    })
+    .await
+}
+
+/// `PATCH [base]/[type]?criteria`
+pub async fn patch_conditional(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let criteria = Criteria::new(rest::resource_type(&path)?, query, &state.base(&req))?;
+        let precondition = if_match(&req)?;
+        let patch = patch_body(&req, payload, &state).await?;
+        let w = rest::conditional::patch(&state.ctx, criteria, patch, precondition).await?;
+        Ok(response::written(&neg, StatusCode::OK, &w.version, &state.base(&req), prefer_return(&req)).await)
+    })
+    .await
+}
+
+/// `DELETE [base]/[type]?criteria`: 200 with an OperationOutcome naming
+/// what was deleted (204 with `Prefer: return=minimal`).
+pub async fn delete_conditional(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let rtype = rest::resource_type(&path)?;
+        let criteria = Criteria::new(rtype, query, &state.base(&req))?;
+        let deleted = rest::conditional::delete(&state.ctx, criteria).await?;
+        if prefer_return(&req) == rest::Return::Minimal {
+            return Ok(HttpResponse::NoContent().finish());
+        }
+        let outcome = rest::deleted_outcome(rtype, &deleted);
+        Ok(response::json_body(&neg, StatusCode::OK, outcome.to_string().into_bytes()).await)
     })
     .await
 }

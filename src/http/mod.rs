@@ -98,6 +98,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/{type}")
             .route(web::post().to(h::create))
             .route(web::get().to(h::search_type))
+            .route(web::put().to(h::update_conditional))
+            .route(web::patch().to(h::patch_conditional))
+            .route(web::delete().to(h::delete_conditional))
             .default_service(not_allowed()),
     )
     .service(

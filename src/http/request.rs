@@ -16,6 +16,20 @@ pub fn query(req: &HttpRequest) -> Result<Vec<(String, String)>, FhirError> {
         .map_err(|e| FhirError::invalid(IssueType::Invalid, format!("the query string is malformed: {e}"), None))
 }
 
+/// `If-None-Exist`: the criteria of a conditional create, if sent.
+pub fn if_none_exist(req: &HttpRequest) -> Result<Option<&str>, FhirError> {
+    match req.headers().get("If-None-Exist") {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| {
+            FhirError::invalid(
+                IssueType::Value,
+                "If-None-Exist is not a visible-ASCII query string",
+                None,
+            )
+        }),
+    }
+}
+
 /// The whole body, refusing more than `limit` bytes (413) before reading it
 /// all when `Content-Length` already says so.
 pub async fn body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, FhirError> {

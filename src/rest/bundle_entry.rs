@@ -3,12 +3,13 @@
 
 use serde_json::{json, Map, Value};
 
+use super::conditional::{self, Conditional, Criteria};
 use super::patch::{FhirPathPatch, JsonPatch, PatchDocument};
-use super::{create, delete, patch, read, update, vread, Context, IfMatch, Return, Versioned, Written};
+use super::{create, delete, patch, read, update, vread, Context, IfMatch, Return, SearchOptions, Versioned, Written};
 use crate::clock::instant;
 use crate::error::FhirError;
 use crate::model::{Id, ResourceType};
-use crate::outcome::{operation_outcome, IssueType};
+use crate::outcome::{operation_outcome, Issue, IssueType};
 use crate::store::{Method, WriteTx};
 
 /// What one entry asks for.
@@ -43,6 +44,24 @@ pub(super) enum Action {
         id: Id,
         if_match: IfMatch,
     },
+    /// A search (`GET [type]?…`, `GET ?…`): its `searchset` is the entry's
+    /// resource.
+    Search {
+        rtype: Option<ResourceType>,
+        query: Vec<(String, String)>,
+    },
+    /// A write whose target a search decides, until it is resolved into one
+    /// of the plain actions here.
+    Conditional(Conditional),
+    /// A conditional create that matched this resource: nothing to write.
+    Found {
+        version: Versioned,
+    },
+    /// A conditional delete: the resources it matched.
+    DeleteMatches {
+        rtype: ResourceType,
+        ids: Vec<Id>,
+    },
 }
 
 impl Action {
@@ -50,10 +69,12 @@ impl Action {
     /// PUT/PATCH, GET).
     pub(super) fn order(&self) -> u8 {
         match self {
-            Action::Delete { .. } => 0,
-            Action::Create { .. } => 1,
-            Action::Update { .. } | Action::Patch { .. } => 2,
-            Action::Read { .. } | Action::VRead { .. } => 3,
+            Action::Delete { .. } | Action::DeleteMatches { .. } | Action::Conditional(Conditional::Delete { .. }) => 0,
+            Action::Create { .. } | Action::Found { .. } | Action::Conditional(Conditional::Create { .. }) => 1,
+            Action::Update { .. }
+            | Action::Patch { .. }
+            | Action::Conditional(Conditional::Update { .. } | Conditional::Patch { .. }) => 2,
+            Action::Read { .. } | Action::VRead { .. } | Action::Search { .. } => 3,
         }
     }
 
@@ -61,13 +82,14 @@ impl Action {
         self.order() == 3
     }
 
-    /// The `Type/id` a write touches, to refuse two writes to one resource.
-    pub(super) fn target(&self) -> Option<String> {
+    /// The `Type/id`s a write touches, to refuse two writes to one resource.
+    pub(super) fn targets(&self) -> Vec<String> {
         match self {
             Action::Update { rtype, id, .. } | Action::Patch { rtype, id, .. } | Action::Delete { rtype, id, .. } => {
-                Some(format!("{rtype}/{id}"))
+                vec![format!("{rtype}/{id}")]
             }
-            _ => None,
+            Action::DeleteMatches { rtype, ids } => ids.iter().map(|id| format!("{rtype}/{id}")).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -76,7 +98,11 @@ impl Action {
     /// FHIRPath Patch (a JSON Patch is opaque base64 in its Binary).
     pub(super) fn written_json_mut(&mut self) -> Vec<&mut Value> {
         match self {
-            Action::Create { resource, .. } | Action::Update { resource, .. } => vec![resource],
+            Action::Create { resource, .. }
+            | Action::Update { resource, .. }
+            | Action::Conditional(Conditional::Create { resource, .. } | Conditional::Update { resource, .. }) => {
+                vec![resource]
+            }
             Action::Patch {
                 patch: PatchDocument::FhirPath(patch),
                 ..
@@ -111,41 +137,66 @@ pub(super) fn parse(index: usize, mut entry: Value, base: &str) -> Result<Entry,
     let method = request.get("method").and_then(Value::as_str).unwrap_or_default();
     let url = request.get("url").and_then(Value::as_str).unwrap_or_default();
     let url = url.strip_prefix(base).map(|u| u.trim_start_matches('/')).unwrap_or(url);
-    if url.contains('?') || request.get("ifNoneExist").is_some() {
-        return Err(FhirError::NotImplemented(format!(
-            "entry {index}: conditional operations and searches in Bundles are not supported yet ({method} {url})"
-        )));
-    }
+    let (path, query) = match url.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (url, None),
+    };
     let if_match = parse_etag(request.get("ifMatch").and_then(Value::as_str))
         .map_err(|m| bad(IssueType::Value, m, "request.ifMatch"))?;
-    let segments: Vec<&str> = url.split('/').filter(|s| !s.is_empty()).collect();
+    let if_none_exist = request.get("ifNoneExist").and_then(Value::as_str);
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let rtype = segments.first().map(|t| super::resource_type(t)).transpose()?;
     let id = segments.get(1).map(|i| super::id(i)).transpose()?;
     let resource = || taken.ok_or_else(|| bad(IssueType::Required, format!("{method} needs a resource"), "resource"));
-    let action = match (method, rtype, id, &segments[..]) {
-        ("GET", Some(rtype), Some(id), [_, _]) => Action::Read { rtype, id },
-        ("GET", Some(rtype), Some(id), [_, _, "_history", vid]) => Action::VRead {
+    let criteria =
+        |rtype: ResourceType, query: &str| Criteria::parse(rtype, query, base).map_err(|e| e.in_entry(index));
+    let action = match (method, rtype, id, &segments[..], query) {
+        ("GET", _, None, [] | [_], _) => Action::Search {
+            rtype,
+            query: search_pairs(query.unwrap_or_default()).map_err(|m| bad(IssueType::Invalid, m, "request.url"))?,
+        },
+        ("GET", Some(rtype), Some(id), [_, _], None) => Action::Read { rtype, id },
+        ("GET", Some(rtype), Some(id), [_, _, "_history", vid], None) => Action::VRead {
             rtype,
             id,
             vid: vid.to_string(),
         },
-        ("POST", Some(rtype), None, [_]) => Action::Create {
-            rtype,
-            resource: resource()?,
+        ("POST", Some(rtype), None, [_], None) => match if_none_exist {
+            Some(q) => Action::Conditional(Conditional::Create {
+                criteria: criteria(rtype, q)?,
+                resource: resource()?,
+            }),
+            None => Action::Create {
+                rtype,
+                resource: resource()?,
+            },
         },
-        ("PUT", Some(rtype), Some(id), [_, _]) => Action::Update {
+        ("PUT", Some(rtype), Some(id), [_, _], None) => Action::Update {
             rtype,
             id,
             resource: resource()?,
             if_match,
         },
-        ("PATCH", Some(rtype), Some(id), [_, _]) => Action::Patch {
+        ("PUT", Some(rtype), None, [_], Some(q)) => Action::Conditional(Conditional::Update {
+            criteria: criteria(rtype, q)?,
+            resource: resource()?,
+            if_match,
+        }),
+        ("PATCH", Some(rtype), Some(id), [_, _], None) => Action::Patch {
             rtype,
             id,
             patch: entry_patch(&resource()?, index)?,
             if_match,
         },
-        ("DELETE", Some(rtype), Some(id), [_, _]) => Action::Delete { rtype, id, if_match },
+        ("PATCH", Some(rtype), None, [_], Some(q)) => Action::Conditional(Conditional::Patch {
+            criteria: criteria(rtype, q)?,
+            patch: entry_patch(&resource()?, index)?,
+            if_match,
+        }),
+        ("DELETE", Some(rtype), Some(id), [_, _], None) => Action::Delete { rtype, id, if_match },
+        ("DELETE", Some(rtype), None, [_], Some(q)) => Action::Conditional(Conditional::Delete {
+            criteria: criteria(rtype, q)?,
+        }),
         _ => {
             return Err(FhirError::NotImplemented(format!(
                 "entry {index}: '{method} {url}' is not an interaction this server supports in a Bundle"
@@ -154,6 +205,11 @@ pub(super) fn parse(index: usize, mut entry: Value, base: &str) -> Result<Entry,
     };
     let full_url = entry.get("fullUrl").and_then(Value::as_str).map(str::to_string);
     Ok(Entry { full_url, action })
+}
+
+/// The decoded parameters of a search entry's URL.
+fn search_pairs(query: &str) -> Result<Vec<(String, String)>, String> {
+    serde_urlencoded::from_str(query).map_err(|e| format!("the search '{query}' is not a query string: {e}"))
 }
 
 /// `W/"3"` (or `"3"`, or `3`) → 3.
@@ -214,25 +270,28 @@ pub(super) struct EntryResult {
     pub status: &'static str,
     pub version: Option<Versioned>,
     pub outcome: Option<Value>,
+    /// The entry's resource when it is not a version (a search's Bundle).
+    pub resource: Option<Vec<u8>>,
 }
 
 impl EntryResult {
-    fn written(w: Written) -> Self {
-        let status = if w.created { "201 Created" } else { "200 OK" };
+    fn new(status: &'static str, version: Option<Versioned>, outcome: Option<Value>) -> Self {
         EntryResult {
             status,
-            version: Some(w.version),
-            outcome: None,
+            version,
+            outcome,
+            resource: None,
         }
+    }
+
+    fn written(w: Written) -> Self {
+        let status = if w.created { "201 Created" } else { "200 OK" };
+        EntryResult::new(status, Some(w.version), None)
     }
 
     /// Failed entry of a batch: its status and OperationOutcome.
     pub(super) fn failed(e: &FhirError) -> Self {
-        EntryResult {
-            status: status_line(e.status()),
-            version: None,
-            outcome: Some(operation_outcome(&e.issues())),
-        }
+        EntryResult::new(status_line(e.status()), None, Some(operation_outcome(&e.issues())))
     }
 
     /// The `entry` parts: `resource` per `ret`, and `response`.
@@ -240,7 +299,7 @@ impl EntryResult {
         let mut response = Map::new();
         response.insert("status".into(), json!(self.status));
         let mut full_url = None;
-        let mut body = None;
+        let mut body = self.resource;
         if let Some(v) = &self.version {
             full_url = Some(format!("{base}/{}/{}", v.resource_type, v.id));
             response.insert("location".into(), json!(format!("{base}/{}", v.versioned_ref())));
@@ -281,13 +340,21 @@ pub(super) fn status_line(status: u16) -> &'static str {
 }
 
 /// Carries out a write inside `tx`. `new_id` is the id chosen for a create.
-/// Resources must already have passed the structural checks.
+/// Resources must already have passed the structural checks. A conditional
+/// write is resolved here unless the caller (a transaction) did already.
 pub(super) async fn write(
     tx: &mut WriteTx,
     ctx: &Context,
     action: Action,
     new_id: &str,
 ) -> Result<EntryResult, FhirError> {
+    let action = match action {
+        Action::Conditional(c) => {
+            conditional::queue(tx, &[c.criteria()]).await?;
+            c.resolve(tx, ctx).await?
+        }
+        plain => plain,
+    };
     match action {
         Action::Create { rtype, resource } => create::apply(tx, ctx, rtype, new_id, resource)
             .await
@@ -309,40 +376,71 @@ pub(super) async fn write(
             .await
             .map(EntryResult::written),
         Action::Delete { rtype, id, if_match } => match delete::apply(tx, ctx, rtype, &id, if_match).await? {
-            delete::Deleted::Now(v) => Ok(EntryResult {
-                status: "204 No Content",
-                version: Some(v),
-                outcome: None,
-            }),
-            delete::Deleted::Already { .. } => Ok(EntryResult {
-                status: "204 No Content",
-                version: None,
-                outcome: None,
-            }),
+            delete::Deleted::Now(v) => Ok(EntryResult::new("204 No Content", Some(v), None)),
+            delete::Deleted::Already { .. } => Ok(EntryResult::new("204 No Content", None, None)),
         },
-        Action::Read { .. } | Action::VRead { .. } => Err(FhirError::NotImplemented("a read is not a write".into())),
+        Action::DeleteMatches { rtype, ids } => {
+            let deleted = conditional::delete_all(tx, ctx, rtype, &ids).await?;
+            Ok(EntryResult::new("200 OK", None, Some(deleted_outcome(rtype, &deleted))))
+        }
+        Action::Found { version } => Ok(EntryResult::new("200 OK", Some(version), None)),
+        Action::Read { .. } | Action::VRead { .. } | Action::Search { .. } | Action::Conditional(_) => {
+            Err(FhirError::NotImplemented("a read is not a write".into()))
+        }
     }
 }
 
-/// Carries out a read.
-pub(super) async fn read(ctx: &Context, action: &Action) -> Result<EntryResult, FhirError> {
+/// What a conditional delete did, as an OperationOutcome.
+pub fn deleted_outcome(rtype: ResourceType, deleted: &[Versioned]) -> Value {
+    let message = if deleted.is_empty() {
+        format!("no {rtype} matched; nothing was deleted")
+    } else {
+        let list: Vec<String> = deleted
+            .iter()
+            .map(|v| format!("{}/{}", v.resource_type, v.id))
+            .collect();
+        format!("deleted {} {rtype}: {}", deleted.len(), list.join(", "))
+    };
+    operation_outcome(&[Issue::information(message)])
+}
+
+/// Carries out a read or a search.
+pub(super) async fn read(ctx: &Context, action: &Action, base: &str) -> Result<EntryResult, FhirError> {
     let v = match action {
         Action::Read { rtype, id } => read::read(ctx, *rtype, id).await?,
         Action::VRead { rtype, id, vid } => vread::vread(ctx, *rtype, id, vid).await?,
+        Action::Search { rtype, query } => {
+            let options = SearchOptions {
+                base: base.to_owned(),
+                strict: false,
+            };
+            let bundle = match rtype {
+                Some(t) => super::search_type::search_type(ctx, t.as_str(), query, &options).await?,
+                None => super::search_system::search_system(ctx, query, &options).await?,
+            };
+            let mut result = EntryResult::new("200 OK", None, None);
+            result.resource = Some(bundle);
+            return Ok(result);
+        }
         _ => return Err(FhirError::NotImplemented("a write is not a read".into())),
     };
-    Ok(EntryResult {
-        status: "200 OK",
-        version: Some(v),
-        outcome: None,
-    })
+    Ok(EntryResult::new("200 OK", Some(v), None))
 }
 
 /// An entry's resource is of the type its URL names (and, for an update,
 /// carries its id). The structural checks ran on the whole Bundle already.
 pub(super) fn check(action: &Action) -> Result<(), FhirError> {
     match action {
-        Action::Create { rtype, resource } => super::write::check_type(*rtype, resource),
+        Action::Create { rtype, resource }
+        | Action::Conditional(Conditional::Create {
+            resource,
+            criteria: Criteria { rtype, .. },
+        })
+        | Action::Conditional(Conditional::Update {
+            resource,
+            criteria: Criteria { rtype, .. },
+            ..
+        }) => super::write::check_type(*rtype, resource),
         Action::Update {
             rtype, id, resource, ..
         } => {
@@ -366,12 +464,25 @@ mod tests {
     }
 
     #[test]
-    fn entries_parse_into_actions_and_conditional_ones_are_refused_honestly() {
+    fn entries_parse_into_actions() {
+        let action = |e: Value| parse(0, e, "http://x").map(|e| e.action);
         let e = json!({"request": {"method": "DELETE", "url": "Patient/1"}});
-        assert!(matches!(parse(0, e, "http://x").map(|e| e.action.order()), Ok(0)));
+        assert!(matches!(action(e), Ok(Action::Delete { .. })));
         let c = json!({"request": {"method": "PUT", "url": "Patient?identifier=x"}, "resource": {}});
-        assert_eq!(parse(0, c, "http://x").err().map(|e| e.status()), Some(501));
+        assert!(matches!(action(c), Ok(Action::Conditional(Conditional::Update { .. }))));
+        let c = json!({"request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=x"}, "resource": {}});
+        assert!(matches!(action(c), Ok(Action::Conditional(Conditional::Create { .. }))));
+        let c = json!({"request": {"method": "DELETE", "url": "http://x/Patient?name=a"}});
+        assert!(matches!(action(c), Ok(Action::Conditional(Conditional::Delete { .. }))));
+        let s = json!({"request": {"method": "GET", "url": "Patient?name=a"}});
+        assert!(matches!(action(s), Ok(Action::Search { rtype: Some(_), .. })));
+        let s = json!({"request": {"method": "GET", "url": "?_type=Patient"}});
+        assert!(matches!(action(s), Ok(Action::Search { rtype: None, .. })));
         let bad = json!({"request": {"method": "PUT", "url": "Nope/1"}, "resource": {}});
-        assert_eq!(parse(0, bad, "http://x").err().map(|e| e.status()), Some(404));
+        assert_eq!(action(bad).err().map(|e| e.status()), Some(404));
+        let empty = json!({"request": {"method": "DELETE", "url": "Patient?"}});
+        assert_eq!(action(empty).err().map(|e| e.status()), Some(400));
+        let unknown = json!({"request": {"method": "POST", "url": "Patient/1/$everything"}, "resource": {}});
+        assert_eq!(action(unknown).err().map(|e| e.status()), Some(501));
     }
 }

@@ -1,7 +1,7 @@
 //! capabilities — `GET [base]/metadata`
 //! (<https://hl7.org/fhir/R4/http.html#capabilities>). Generated from what is
 //! built: every claim here has code and tests behind it; what is not built
-//! (conditional operations…) is not claimed. Search parameters are listed
+//! is not claimed. Search parameters are listed
 //! per type from the registry searches use, leaving out the kinds search
 //! refuses (`special`, composites the index cannot hold).
 
@@ -27,10 +27,11 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
                 "versioning": "versioned-update",
                 "readHistory": true,
                 "updateCreate": ctx.update_create,
-                "conditionalCreate": false,
-                "conditionalRead": "not-supported",
-                "conditionalUpdate": false,
-                "conditionalDelete": "not-supported",
+                "conditionalCreate": true,
+                // If-None-Match and If-Modified-Since on read.
+                "conditionalRead": "full-support",
+                "conditionalUpdate": true,
+                "conditionalDelete": ctx.conditional_delete.as_str(),
                 "searchInclude": search_includes(t),
                 "searchParam": search_params(registry().for_type(t.as_str())),
             })

@@ -7,6 +7,7 @@ pub mod batch;
 mod bundle_entry;
 mod bundle_writer;
 pub mod capabilities;
+pub mod conditional;
 pub mod create;
 pub mod delete;
 pub mod history;
@@ -24,13 +25,14 @@ mod write;
 use std::sync::Arc;
 
 use crate::clock::{Clock, IdGenerator};
+use crate::config::ConditionalDelete;
 use crate::error::FhirError;
 use crate::model::{Id, ResourceType};
 use crate::outcome::IssueType;
-use crate::store::{Store, StoredVersion};
+use crate::store::{FoundRow, Store, StoredVersion};
 use crate::validation::StructuralValidator;
 
-pub use bundle_entry::parse_etag;
+pub use bundle_entry::{deleted_outcome, parse_etag};
 pub use bundle_writer::BundleWriter;
 pub use searchset::SearchOptions;
 
@@ -43,6 +45,8 @@ pub struct Context {
     pub ids: Arc<dyn IdGenerator>,
     /// Whether update may create a resource with a client-chosen id.
     pub update_create: bool,
+    /// Whether a conditional delete may delete several resources.
+    pub conditional_delete: ConditionalDelete,
 }
 
 /// One version of a resource as served: the stored JSON and its identity.
@@ -65,6 +69,18 @@ impl From<StoredVersion> for Versioned {
             version: v.version,
             last_updated: v.last_updated,
             body: v.body,
+        }
+    }
+}
+
+impl From<FoundRow> for Versioned {
+    fn from(row: FoundRow) -> Self {
+        Versioned {
+            resource_type: row.resource_type,
+            id: row.id,
+            version: row.version,
+            last_updated: row.last_updated,
+            body: Some(row.body),
         }
     }
 }

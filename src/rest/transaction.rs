@@ -8,11 +8,13 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::bundle_entry::{self, Action, Entry, EntryResult};
+use super::conditional::{self, Conditional, Criteria};
 use super::write::check_structure;
 use super::{BundleWriter, Context, Return};
 use crate::clock::instant;
 use crate::error::FhirError;
 use crate::outcome::IssueType;
+use crate::store::WriteTx;
 
 /// Processes a Bundle posted to the base: a `batch` or a `transaction`.
 pub async fn submit(ctx: &Context, bundle: Value, base: &str, ret: Return) -> Result<Vec<u8>, FhirError> {
@@ -41,13 +43,23 @@ pub async fn submit(ctx: &Context, bundle: Value, base: &str, ret: Return) -> Re
 #[tracing::instrument(name = "fhir.transaction", skip_all)]
 async fn transaction(ctx: &Context, bundle: Value, base: &str, ret: Return) -> Result<Vec<u8>, FhirError> {
     let mut entries = parse_entries(bundle, base)?;
+    for (i, entry) in entries.iter().enumerate() {
+        bundle_entry::check(&entry.action).map_err(|e| e.in_entry(i))?;
+    }
+    let mut tx = ctx.store.begin().await?;
+    // Conditions are decided on the database as it was before the
+    // transaction, before anything is written.
+    let criteria_keys = resolve_conditionals(&mut tx, ctx, &mut entries).await?;
     let ids = assign_ids(ctx, &entries);
     let rewrites = reference_map(&entries, &ids);
+    let mut known = resolved_criteria(&entries, &ids, criteria_keys);
     for (i, entry) in entries.iter_mut().enumerate() {
         for json in entry.action.written_json_mut() {
+            conditional::resolve_references(&mut tx, ctx, base, json, &mut known)
+                .await
+                .map_err(|e| e.in_entry(i))?;
             rewrite_references(json, &rewrites);
         }
-        bundle_entry::check(&entry.action).map_err(|e| e.in_entry(i))?;
     }
     refuse_duplicate_targets(&entries)?;
 
@@ -56,7 +68,6 @@ async fn transaction(ctx: &Context, bundle: Value, base: &str, ret: Return) -> R
     let mut results: Vec<Option<EntryResult>> = (0..entries.len()).map(|_| None).collect();
     let mut actions: Vec<Option<Action>> = entries.into_iter().map(|e| Some(e.action)).collect();
     let mut reads = Vec::new();
-    let mut tx = ctx.store.begin().await?;
     for i in order {
         let Some(action) = actions[i].take() else { continue };
         if action.is_read() {
@@ -73,7 +84,7 @@ async fn transaction(ctx: &Context, bundle: Value, base: &str, ret: Return) -> R
     // Reads come last, so they see the transaction's writes.
     for (i, action) in reads {
         results[i] = Some(
-            bundle_entry::read(ctx, &action)
+            bundle_entry::read(ctx, &action, base)
                 .await
                 .unwrap_or_else(|e| EntryResult::failed(&e)),
         );
@@ -85,6 +96,68 @@ async fn transaction(ctx: &Context, bundle: Value, base: &str, ret: Return) -> R
         base,
         ret,
     ))
+}
+
+/// Turns every conditional entry into the plain action it amounts to, after
+/// queueing on all their criteria at once. Returns each conditional
+/// create's and update's criteria key, by entry.
+async fn resolve_conditionals(
+    tx: &mut WriteTx,
+    ctx: &Context,
+    entries: &mut [Entry],
+) -> Result<HashMap<usize, String>, FhirError> {
+    let criteria: Vec<&Criteria> = entries
+        .iter()
+        .filter_map(|e| match &e.action {
+            Action::Conditional(c) => Some(c.criteria()),
+            _ => None,
+        })
+        .collect();
+    if criteria.is_empty() {
+        return Ok(HashMap::new());
+    }
+    conditional::queue(tx, &criteria).await?;
+    let mut keys = HashMap::new();
+    for (i, entry) in entries.iter_mut().enumerate() {
+        let action = std::mem::replace(
+            &mut entry.action,
+            Action::Search {
+                rtype: None,
+                query: Vec::new(),
+            },
+        );
+        entry.action = match action {
+            Action::Conditional(c) => {
+                if matches!(c, Conditional::Create { .. } | Conditional::Update { .. }) {
+                    keys.insert(i, c.criteria().key());
+                }
+                c.resolve(tx, ctx).await.map_err(|e| e.in_entry(i))?
+            }
+            plain => plain,
+        };
+    }
+    Ok(keys)
+}
+
+/// Criteria key → `Type/id` for the Bundle's conditional creates and
+/// updates, so that a conditional reference with the same criteria points
+/// at the resource the transaction creates or updates.
+fn resolved_criteria(
+    entries: &[Entry],
+    ids: &HashMap<usize, String>,
+    keys: HashMap<usize, String>,
+) -> HashMap<String, String> {
+    keys.into_iter()
+        .filter_map(|(i, key)| {
+            let target = match (&entries[i].action, ids.get(&i)) {
+                (Action::Create { rtype, .. }, Some(id)) => format!("{rtype}/{id}"),
+                (Action::Update { rtype, id, .. }, _) => format!("{rtype}/{id}"),
+                (Action::Found { version }, _) => format!("{}/{}", version.resource_type, version.id),
+                _ => return None,
+            };
+            Some((key, target))
+        })
+        .collect()
 }
 
 fn parse_entries(mut bundle: Value, base: &str) -> Result<Vec<Entry>, FhirError> {
@@ -117,6 +190,7 @@ fn reference_map(entries: &[Entry], ids: &HashMap<usize, String>) -> HashMap<Str
         let target = match (&entry.action, ids.get(&i)) {
             (Action::Create { rtype, .. }, Some(id)) => format!("{rtype}/{id}"),
             (Action::Update { rtype, id, .. }, _) => format!("{rtype}/{id}"),
+            (Action::Found { version }, _) => format!("{}/{}", version.resource_type, version.id),
             _ => continue,
         };
         if *full_url != target {
@@ -128,7 +202,7 @@ fn reference_map(entries: &[Entry], ids: &HashMap<usize, String>) -> HashMap<Str
 
 /// Replaces every string equal to a mapped fullUrl (references, and uri /
 /// url / oid / uuid elements), and links to it in narrative.
-fn rewrite_references(value: &mut Value, map: &HashMap<String, String>) {
+pub(super) fn rewrite_references(value: &mut Value, map: &HashMap<String, String>) {
     if map.is_empty() {
         return;
     }
@@ -161,7 +235,7 @@ fn rewrite_references(value: &mut Value, map: &HashMap<String, String>) {
 fn refuse_duplicate_targets(entries: &[Entry]) -> Result<(), FhirError> {
     let mut seen = HashSet::new();
     for (i, e) in entries.iter().enumerate() {
-        if let Some(target) = e.action.target() {
+        for target in e.action.targets() {
             if !seen.insert(target.clone()) {
                 return Err(FhirError::invalid(
                     IssueType::Duplicate,

@@ -61,7 +61,7 @@ impl Store {
     }
 }
 
-fn found(row: &AnyRow, keys: &[KeyKind]) -> Result<FoundRow, StoreError> {
+pub(super) fn found(row: &AnyRow, keys: &[KeyKind]) -> Result<FoundRow, StoreError> {
     let body: Option<Vec<u8>> = row.try_get("body")?;
     let keys = keys
         .iter()

@@ -16,6 +16,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::index::{IndexRows, Table};
+use super::search::{found, FoundRow, KeyKind};
 use super::sql::{Arg, Sql};
 use super::{Dialect, Method, StoreError};
 use crate::index::IndexEntry;
@@ -38,6 +39,12 @@ const FLUSH_ROWS: usize = 1000;
 /// taken before the row lock. This holds for a transaction's first lock; one
 /// that already wrote has its id, so in a transaction Bundle that updates
 /// several resources the feed order can still differ from the lock order.
+/// PostgreSQL: conditional writes with the same criteria queue on a
+/// transaction-scoped advisory lock of class 1229997314 ("IPE\x02"; key =
+/// hash of the criteria), so that of two concurrent `If-None-Exist` creates
+/// the second searches after the first committed and finds its resource.
+const CRITERIA_QUEUE: &str = "SELECT pg_advisory_xact_lock(1229997314, hashtext($1))";
+
 const WRITER_QUEUE: &str = "WITH queue AS MATERIALIZED \
      (SELECT pg_advisory_xact_lock(1229997313, hashtext($1 || '/' || $2))) ";
 
@@ -164,6 +171,30 @@ impl WriteTx {
         };
         let body = if with_body { r.try_get("body")? } else { None };
         Ok(Some((current, body)))
+    }
+
+    /// Holds this transaction until no other holds `key` (the criteria of a
+    /// conditional write), until commit. SQLite's single writer is held
+    /// from the start of the transaction, which serialises all writers.
+    pub async fn queue_on(&mut self, key: &str) -> Result<(), StoreError> {
+        if self.dialect == Dialect::Sqlite {
+            return Ok(());
+        }
+        self.flush().await?;
+        let tx = self.tx().await?;
+        sqlx::query(CRITERIA_QUEUE).bind(key).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// The rows of a search statement (`crate::search::Plan`) read inside
+    /// this transaction: after [`queue_on`](Self::queue_on), on the same
+    /// connection, so a conditional write sees every commit before its
+    /// own and needs no second connection from the pool.
+    pub(crate) async fn search_rows(&mut self, sql: &Sql, keys: &[KeyKind]) -> Result<Vec<FoundRow>, StoreError> {
+        self.flush().await?;
+        let tx = self.tx().await?;
+        let rows = sql.fetch_all_on(&mut **tx).await?;
+        rows.iter().map(|row| found(row, keys)).collect()
     }
 
     /// Stores `v` as the version after `prev` (`None`: the resource is new).

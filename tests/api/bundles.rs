@@ -108,7 +108,8 @@ async fn batch_entries_succeed_or_fail_alone(backend: Backend) {
     assert_eq!(e[1]["response"]["status"], "404 Not Found");
     assert_eq!(e[1]["response"]["outcome"]["resourceType"], "OperationOutcome");
     assert_eq!(e[2]["response"]["status"], "201 Created");
-    assert_eq!(e[3]["response"]["status"], "501 Not Implemented");
+    assert_eq!(e[3]["response"]["status"], "200 OK");
+    assert_eq!(e[3]["resource"]["type"], "searchset");
     assert_eq!(app.get("Patient/b1").await.status, 200);
 }
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bundles;
+mod conditional;
 mod crud;
 mod durability;
 mod errors;
