@@ -127,7 +127,7 @@ impl Criteria {
             base: self.base.clone(),
             now: ctx.clock.now_micros(),
         };
-        let plan = Plan::compile(request, registry(), env, None)?;
+        let plan = Plan::compile(request, registry(), env, &[])?;
         let statement = plan.page_statement(i64::MAX, None, limit as i64 + 1);
         Ok(tx.search_rows(&statement, &plan.key_kinds()).await?)
     }

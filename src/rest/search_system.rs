@@ -16,5 +16,5 @@ pub async fn search_system(
     options: &SearchOptions,
 ) -> Result<Vec<u8>, FhirError> {
     let request = searchset::parse(None, query, options)?;
-    searchset::respond(ctx, request, None, "", options).await
+    searchset::respond(ctx, request, &[], "", options).await
 }

@@ -18,5 +18,5 @@ pub async fn search_type(
     options: &SearchOptions,
 ) -> Result<Vec<u8>, FhirError> {
     let request = searchset::parse(Some(resource_type), query, options)?;
-    searchset::respond(ctx, request, None, resource_type, options).await
+    searchset::respond(ctx, request, &[], resource_type, options).await
 }

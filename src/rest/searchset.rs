@@ -49,7 +49,7 @@ pub(super) fn parse(
 pub(super) async fn respond(
     ctx: &Context,
     request: SearchRequest,
-    compartment: Option<&Membership>,
+    compartment: &[Membership],
     path: &str,
     options: &SearchOptions,
 ) -> Result<Vec<u8>, FhirError> {

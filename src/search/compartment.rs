@@ -39,6 +39,8 @@ fn definitions() -> &'static Definitions {
 pub struct Membership {
     pub owner: ResourceType,
     pub id: Id,
+    /// The type of the resources this is about.
+    pub resource_type: ResourceType,
     /// Reference parameters of the searched type that point at the owner.
     pub params: Vec<String>,
     /// The owner itself is in its compartment (`{def}`).
@@ -64,9 +66,26 @@ pub fn membership(owner: ResourceType, id: Id, resource_type: ResourceType) -> R
     Ok(Membership {
         owner,
         id,
+        resource_type,
         params: params.iter().filter(|p| *p != ITSELF).cloned().collect(),
         itself: params.iter().any(|p| p == ITSELF),
     })
+}
+
+/// How resources of every type that can be in it are in the compartment of
+/// `owner/id` (`GET [base]/Patient/123/*`), types sorted.
+pub fn all_memberships(owner: ResourceType, id: Id) -> Result<Vec<Membership>, SearchError> {
+    if !is_compartment(owner) {
+        return Err(SearchError::NoCompartment(owner));
+    }
+    let mut all = Vec::new();
+    for resource_type in types_in(owner) {
+        let m = membership(owner, id.clone(), resource_type)?;
+        if !m.params.is_empty() || m.itself {
+            all.push(m);
+        }
+    }
+    Ok(all)
 }
 
 /// The resource types that can be in `owner`'s compartment, sorted.
@@ -133,5 +152,15 @@ mod tests {
         assert!(is_compartment(rt("Patient")));
         assert!(!is_compartment(rt("Observation")));
         assert!(types_in(rt("Patient")).contains(&rt("Observation")));
+    }
+
+    #[test]
+    fn every_type_of_a_compartment_with_a_way_in_is_listed() {
+        let all = all_memberships(rt("Patient"), id("1")).unwrap_or_else(|e| panic!("{e}"));
+        let types: Vec<&str> = all.iter().map(|m| m.resource_type.as_str()).collect();
+        assert!(types.contains(&"Observation") && types.contains(&"Patient"), "{types:?}");
+        assert!(!types.contains(&"Library"), "{types:?}");
+        assert!(all.iter().all(|m| !m.params.is_empty() || m.itself));
+        assert!(all_memberships(rt("Observation"), id("1")).is_err());
     }
 }

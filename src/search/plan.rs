@@ -35,12 +35,13 @@ pub struct Plan<'r> {
 }
 
 impl<'r> Plan<'r> {
-    /// Compiles `request`; `compartment` limits it to one compartment.
+    /// Compiles `request`; `compartment`, when not empty, limits it to one
+    /// compartment (one membership per type the search may return).
     pub fn compile(
         request: SearchRequest,
         registry: &'r Registry,
         env: Env,
-        compartment: Option<&Membership>,
+        compartment: &[Membership],
     ) -> Result<Plan<'r>, SearchError> {
         if request.contained != Contained::Excluded {
             return Err(SearchError::NotSupported(
@@ -64,9 +65,15 @@ impl<'r> Plan<'r> {
                 e.push(" AND ");
                 e.type_in("r.rtype", &types);
             }
-            if let Some(membership) = compartment {
-                e.push(" AND ");
-                in_compartment(&mut e, membership);
+            if !compartment.is_empty() {
+                e.push(" AND (");
+                for (i, membership) in compartment.iter().enumerate() {
+                    e.push(if i == 0 { "(r.rtype = " } else { " OR (r.rtype = " });
+                    e.text(membership.resource_type.as_str()).push(" AND ");
+                    in_compartment(&mut e, membership);
+                    e.push(")");
+                }
+                e.push(")");
             }
             for clause in &request.clauses {
                 e.push(" AND ");

@@ -79,8 +79,6 @@ async fn unknown_parameters_lenient_and_strict(backend: Backend) {
 async fn unsupported_features_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     for query in [
-        "Patient?_text=silva",
-        "Patient?_content=silva",
         "Observation?code:in=http://example.org/ValueSet/x",
         "Observation?code:below=http://snomed.info/sct%7C123",
         "Location?near=-83.69%7C42.25%7C10%7Ckm",
@@ -153,7 +151,8 @@ async fn search_across_types(backend: Backend) {
 }
 
 /// compartmentdefinition.html#search: Patient/p1/Observation is the
-/// Observations whose subject or performer is Patient/p1.
+/// Observations whose subject or performer is Patient/p1; Patient/p1/* is
+/// every resource in the compartment.
 async fn compartment_search(backend: Backend) {
     let app = spawn_app(backend).await;
     fixtures(&app).await;
@@ -166,9 +165,21 @@ async fn compartment_search(backend: Backend) {
             ("Patient/p1/Encounter", &["e1"]),
             ("Patient/nobody/Observation", &[]),
             ("Encounter/e1/Encounter", &["e1"]),
+            // Every type the compartment holds, or those `_type` names. (The
+            // R4 definition puts a Patient in another's compartment through
+            // `link`, and not in its own.)
+            ("Patient/p1/*", &["e1", "o1", "o2"]),
+            ("Patient/p1/*?_type=Observation,Library", &["o1", "o2"]),
+            ("Patient/p1/*?_type=Library", &[]),
+            ("Patient/p1/*?_lastUpdated=gt2000-01-01&_type=Patient,Encounter", &["e1"]),
+            ("Patient/p2/*", &["o2", "o3"]),
         ],
     )
     .await;
+    let all = bundle(&app, "Patient/p1/*?_count=2").await;
+    let self_link = all["link"][0]["url"].as_str().unwrap_or_default();
+    assert!(self_link.starts_with(&format!("{}/Patient/p1/*?", app.base)), "{self_link}");
+    assert_eq!(all["total"], 3);
     let page = bundle(&app, "Patient/p1/Observation?_count=1").await;
     let self_link = page["link"][0]["url"].as_str().unwrap_or_default();
     assert!(
