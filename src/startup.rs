@@ -11,6 +11,7 @@ use thiserror::Error;
 use crate::clock::{instant, Clock, IdGenerator, SystemClock, UuidIds};
 use crate::config::Config;
 use crate::http::{request_log, routes, AppState};
+use crate::index::LiveRegistry;
 use crate::rest::Context;
 use crate::store::{Store, StoreError};
 use crate::validation::{SchemaLoadError, StructuralValidator};
@@ -23,6 +24,8 @@ pub enum StartupError {
     Migrate(StoreError),
     #[error("cannot load the R4 schema: {0}")]
     Schema(#[from] SchemaLoadError),
+    #[error("cannot load the stored SearchParameters: {0}")]
+    SearchParameters(crate::error::FhirError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -50,16 +53,23 @@ impl Application {
         // Compile every type's schema validator off the request path.
         let warm = validator.clone();
         std::thread::spawn(move || warm.warm_up());
+        let ctx = Context {
+            store,
+            validator,
+            clock: clock.clone(),
+            ids,
+            update_create: config.update_create,
+            conditional_delete: config.conditional_delete,
+            registry: Arc::new(LiveRegistry::default()),
+        };
+        // The SearchParameters stored on the server, and their unfinished
+        // reindex jobs, before the first request.
+        crate::reindex::resume(&ctx)
+            .await
+            .map_err(StartupError::SearchParameters)?;
         let state = web::Data::new(AppState {
             started_at: instant(clock.now_micros()),
-            ctx: Context {
-                store,
-                validator,
-                clock,
-                ids,
-                update_create: config.update_create,
-                conditional_delete: config.conditional_delete,
-            },
+            ctx,
             base_url: config.base_url.clone(),
             max_body_bytes: config.max_body_bytes,
         });

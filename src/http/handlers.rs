@@ -330,6 +330,15 @@ pub async fn bundle(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     .await
 }
 
+/// `GET [base]/$reindex-status`: the SearchParameter reindex jobs.
+pub async fn reindex_status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    handle(req, |_, neg, _| async move {
+        let status = crate::reindex::status(&state.ctx).await?;
+        Ok(response::json_body(&neg, StatusCode::OK, status.to_string().into_bytes()).await)
+    })
+    .await
+}
+
 pub async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     handle(req, |req, neg, _| async move {
         let cs = rest::capabilities::capability_statement(&state.ctx, &state.base(&req), &state.started_at);

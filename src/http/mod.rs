@@ -47,6 +47,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(not_allowed()),
     )
     .service(web::resource("/healthz").route(web::get().to(h::healthz)))
+    .service(
+        web::resource("/$reindex-status")
+            .route(web::get().to(h::reindex_status))
+            .default_service(not_allowed()),
+    )
     .service(web::resource("/readyz").route(web::get().to(h::readyz)))
     .service(
         web::resource("/_history")

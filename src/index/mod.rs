@@ -15,10 +15,12 @@
 //!   (search.html §3.1.1); its submodules hold one type each.
 
 pub mod extract;
+pub mod live;
 pub mod registry;
 
 #[cfg(test)]
 mod corpus_tests;
 
 pub use extract::*;
+pub use live::LiveRegistry;
 pub use registry::*;

@@ -149,7 +149,7 @@ impl Registry {
     pub fn r4() -> &'static Registry {
         static REGISTRY: OnceLock<Registry> = OnceLock::new();
         REGISTRY.get_or_init(|| {
-            let (registry, rejected) = load_r4();
+            let (registry, rejected) = load_r4(&[]);
             for error in rejected {
                 tracing::warn!(%error, "R4 SearchParameter left out");
             }
@@ -201,10 +201,21 @@ impl Registry {
     }
 }
 
-/// The embedded parameters, and those left out with why. If the embedded
-/// file were not JSON — which the tests rule out — the registry is empty, so
-/// searches report unknown parameters rather than the server failing writes.
-fn load_r4() -> (Registry, Vec<RegistryError>) {
+impl Registry {
+    /// The base R4 parameters and then `extra` (SearchParameters stored on
+    /// the server), which replace base ones with the same URL, or the same
+    /// base and code. Parameters that cannot be used are left out and
+    /// returned with why.
+    pub fn r4_with(extra: &[Value]) -> (Registry, Vec<RegistryError>) {
+        load_r4(extra)
+    }
+}
+
+/// The embedded parameters (then `extra`), and those left out with why. If
+/// the embedded file were not JSON — which the tests rule out — the registry
+/// is empty, so searches report unknown parameters rather than the server
+/// failing writes.
+fn load_r4(extra: &[Value]) -> (Registry, Vec<RegistryError>) {
     let resources: Vec<Value> = match serde_json::from_str(R4_SEARCH_PARAMETERS) {
         Ok(resources) => resources,
         Err(e) => {
@@ -222,7 +233,8 @@ fn load_r4() -> (Registry, Vec<RegistryError>) {
         rejected.push(error);
         Ok(())
     };
-    let registry = build(resources.iter().filter(|r| !is_example(r)), None, &mut keep_going);
+    let all = resources.iter().filter(|r| !is_example(r)).chain(extra);
+    let registry = build(all, None, &mut keep_going);
     (registry.unwrap_or_default(), rejected)
 }
 
@@ -465,7 +477,7 @@ mod tests {
         assert_eq!(all.len(), 1400);
         let with_expression = all.iter().filter(|p| p.get("expression").is_some()).count();
         assert_eq!(with_expression, 1384);
-        let (registry, rejected) = load_r4();
+        let (registry, rejected) = load_r4(&[]);
         // The one base parameter using a function FHIRPath does not define.
         let item_subject =
             "http://hl7.org/fhir/SearchParameter/questionnaireresponse-extensions-QuestionnaireResponse-item-subject";

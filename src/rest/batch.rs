@@ -43,6 +43,6 @@ async fn one(ctx: &Context, mut action: bundle_entry::Action, base: &str) -> Res
         conditional::resolve_references(&mut tx, ctx, base, json, &mut known).await?;
     }
     let result = bundle_entry::write(&mut tx, ctx, action, &new_id).await?;
-    tx.commit().await?;
+    super::write::commit(ctx, tx).await?;
     Ok(result)
 }

@@ -7,12 +7,12 @@
 
 use serde_json::{json, Value};
 
-use super::searchset::registry;
 use super::Context;
-use crate::index::{ParamType, SearchParam};
+use crate::index::{ParamType, Registry, SearchParam};
 use crate::model::ResourceType;
 
 pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Value {
+    let registry = ctx.registry.current();
     let interactions = json!([
         {"code": "read"}, {"code": "vread"}, {"code": "update"}, {"code": "patch"},
         {"code": "delete"}, {"code": "history-instance"}, {"code": "history-type"}, {"code": "create"},
@@ -32,8 +32,8 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
                 "conditionalRead": "full-support",
                 "conditionalUpdate": true,
                 "conditionalDelete": ctx.conditional_delete.as_str(),
-                "searchInclude": search_includes(t),
-                "searchParam": search_params(registry().for_type(t.as_str())),
+                "searchInclude": search_includes(&registry, t),
+                "searchParam": search_params(registry.for_type(t.as_str())),
             })
         })
         .collect();
@@ -55,7 +55,7 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
             "interaction": [
                 {"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}
             ],
-            "searchParam": search_params(registry().for_type("Resource")),
+            "searchParam": search_params(registry.for_type("Resource")),
         }]
     })
 }
@@ -87,8 +87,8 @@ fn search_params<'r>(params: impl Iterator<Item = &'r SearchParam>) -> Vec<Value
 }
 
 /// `_include` values: `*` and `Type:param` for each reference parameter.
-fn search_includes(t: ResourceType) -> Vec<String> {
-    let mut includes: Vec<String> = registry()
+fn search_includes(registry: &Registry, t: ResourceType) -> Vec<String> {
+    let mut includes: Vec<String> = registry
         .for_type(t.as_str())
         .filter(|p| p.kind == ParamType::Reference)
         .map(|p| format!("{t}:{}", p.code))

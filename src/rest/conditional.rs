@@ -19,7 +19,6 @@ use serde_json::Value;
 
 use super::bundle_entry::Action;
 use super::patch::PatchDocument;
-use super::searchset::registry;
 use super::write::check_body;
 use super::{create, delete, patch, update, Context, IfMatch, Versioned, Written};
 use crate::config::ConditionalDelete;
@@ -104,7 +103,8 @@ impl Criteria {
             strict: true,
             ..ParseOptions::default()
         };
-        let request = params::parse(Some(self.rtype.as_str()), &self.pairs, registry(), &options)?;
+        let registry = ctx.registry.current();
+        let request = params::parse(Some(self.rtype.as_str()), &self.pairs, &registry, &options)?;
         if let Some((name, why)) = request.ignored.first() {
             return Err(FhirError::invalid(
                 IssueType::Invalid,
@@ -127,7 +127,7 @@ impl Criteria {
             base: self.base.clone(),
             now: ctx.clock.now_micros(),
         };
-        let plan = Plan::compile(request, registry(), env, &[])?;
+        let plan = Plan::compile(request, &registry, env, &[])?;
         let statement = plan.page_statement(i64::MAX, None, limit as i64 + 1);
         Ok(tx.search_rows(&statement, &plan.key_kinds()).await?)
     }
@@ -291,7 +291,7 @@ async fn run<T>(
     queue(&mut tx, &[conditional.criteria()]).await?;
     let action = conditional.resolve(&mut tx, ctx).await?;
     let out = apply(&mut tx, action).await?;
-    tx.commit().await?;
+    super::write::commit(ctx, tx).await?;
     Ok(out)
 }
 

@@ -16,7 +16,7 @@ pub async fn create(ctx: &Context, rtype: ResourceType, resource: Value) -> Resu
     let mut tx = ctx.store.begin().await?;
     let id = ctx.ids.new_id();
     let written = apply(&mut tx, ctx, rtype, &id, resource).await?;
-    tx.commit().await?;
+    super::write::commit(ctx, tx).await?;
     Ok(written)
 }
 

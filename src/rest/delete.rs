@@ -22,7 +22,7 @@ pub enum Deleted {
 pub async fn delete(ctx: &Context, rtype: ResourceType, id: &Id, if_match: IfMatch) -> Result<Deleted, FhirError> {
     let mut tx = ctx.store.begin().await?;
     let deleted = apply(&mut tx, ctx, rtype, id, if_match).await?;
-    tx.commit().await?;
+    super::write::commit(ctx, tx).await?;
     Ok(deleted)
 }
 

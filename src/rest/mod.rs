@@ -27,6 +27,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, IdGenerator};
 use crate::config::ConditionalDelete;
 use crate::error::FhirError;
+use crate::index::LiveRegistry;
 use crate::model::{Id, ResourceType};
 use crate::outcome::IssueType;
 use crate::store::{FoundRow, Store, StoredVersion};
@@ -47,6 +48,8 @@ pub struct Context {
     pub update_create: bool,
     /// Whether a conditional delete may delete several resources.
     pub conditional_delete: ConditionalDelete,
+    /// The SearchParameters writes are indexed and searches planned with.
+    pub registry: Arc<LiveRegistry>,
 }
 
 /// One version of a resource as served: the stored JSON and its identity.

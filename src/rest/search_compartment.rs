@@ -38,9 +38,10 @@ pub async fn search_compartment(
     }
     let searched_type = resource_type(searched)?;
     let membership = compartment::membership(owner, owner_id.clone(), searched_type)?;
-    let request = searchset::parse(Some(searched), query, options)?;
+    let registry = ctx.registry.current();
+    let request = searchset::parse(&registry, Some(searched), query, options)?;
     let path = format!("{owner}/{owner_id}/{searched_type}");
-    searchset::respond(ctx, request, &[membership], &path, options).await
+    searchset::respond(ctx, &registry, request, &[membership], &path, options).await
 }
 
 /// `[Compartment]/[id]/*`: every type that can be in the compartment, or
@@ -54,7 +55,8 @@ async fn search_all_types(
     options: &SearchOptions,
 ) -> Result<Vec<u8>, FhirError> {
     let mut memberships = compartment::all_memberships(owner, owner_id.clone())?;
-    let mut request = searchset::parse(None, query, options)?;
+    let registry = ctx.registry.current();
+    let mut request = searchset::parse(&registry, None, query, options)?;
     if !request.types.is_empty() {
         memberships.retain(|m| request.types.contains(&m.resource_type));
     }
@@ -72,5 +74,5 @@ async fn search_all_types(
         request.types = memberships.iter().map(|m| m.resource_type).collect();
     }
     let path = format!("{owner}/{owner_id}/{ALL_TYPES}");
-    searchset::respond(ctx, request, &memberships, &path, options).await
+    searchset::respond(ctx, &registry, request, &memberships, &path, options).await
 }

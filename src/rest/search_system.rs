@@ -15,6 +15,7 @@ pub async fn search_system(
     query: &[(String, String)],
     options: &SearchOptions,
 ) -> Result<Vec<u8>, FhirError> {
-    let request = searchset::parse(None, query, options)?;
-    searchset::respond(ctx, request, &[], "", options).await
+    let registry = ctx.registry.current();
+    let request = searchset::parse(&registry, None, query, options)?;
+    searchset::respond(ctx, &registry, request, &[], "", options).await
 }

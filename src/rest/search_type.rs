@@ -17,6 +17,7 @@ pub async fn search_type(
     query: &[(String, String)],
     options: &SearchOptions,
 ) -> Result<Vec<u8>, FhirError> {
-    let request = searchset::parse(Some(resource_type), query, options)?;
-    searchset::respond(ctx, request, &[], resource_type, options).await
+    let registry = ctx.registry.current();
+    let request = searchset::parse(&registry, Some(resource_type), query, options)?;
+    searchset::respond(ctx, &registry, request, &[], resource_type, options).await
 }

@@ -27,12 +27,8 @@ pub struct SearchOptions {
     pub strict: bool,
 }
 
-/// The parameter registry searches resolve names against.
-pub(super) fn registry() -> &'static Registry {
-    Registry::r4()
-}
-
 pub(super) fn parse(
+    registry: &Registry,
     resource_type: Option<&str>,
     query: &[(String, String)],
     options: &SearchOptions,
@@ -41,13 +37,14 @@ pub(super) fn parse(
         strict: options.strict,
         ..ParseOptions::default()
     };
-    params::parse(resource_type, query, registry(), &parse_options)
+    params::parse(resource_type, query, registry, &parse_options)
 }
 
 /// Runs `request` and renders its page. `path` is the search's URL relative
 /// to the base (`Observation`, `Patient/1/Observation`, `` for all types).
 pub(super) async fn respond(
     ctx: &Context,
+    registry: &Registry,
     request: SearchRequest,
     compartment: &[Membership],
     path: &str,
@@ -59,9 +56,28 @@ pub(super) async fn respond(
         base: options.base.clone(),
         now,
     };
-    let plan = Plan::compile(request, registry(), env, compartment)?;
-    let page = search::run(&ctx.store, &plan).await?;
+    let plan = Plan::compile(request, registry, env, compartment)?;
+    let mut page = search::run(&ctx.store, &plan).await?;
+    page.warnings.extend(reindexing_warnings(ctx, &plan));
     render(ctx, plan.request(), &page, path, options, now)
+}
+
+/// A parameter whose reindex job has not finished may miss resources
+/// written before it was defined: the searchset says so.
+fn reindexing_warnings(ctx: &Context, plan: &Plan<'_>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for clause in plan.request().clauses.iter().filter(|c| c.path.is_empty()) {
+        for t in plan.types() {
+            if ctx.registry.is_reindexing(t.as_str(), &clause.code) {
+                warnings.push(format!(
+                    "the search parameter '{}' of {t} is being reindexed: resources written before it was \
+                     defined may be missing from these results (see GET [base]/$reindex-status)",
+                    clause.code
+                ));
+            }
+        }
+    }
+    warnings
 }
 
 fn render(

@@ -80,7 +80,7 @@ async fn transaction(ctx: &Context, bundle: Value, base: &str, ret: Return) -> R
             .map_err(|e| e.in_entry(i))?;
         results[i] = Some(result);
     }
-    tx.commit().await?;
+    super::write::commit(ctx, tx).await?;
     // Reads come last, so they see the transaction's writes.
     for (i, action) in reads {
         results[i] = Some(

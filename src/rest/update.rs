@@ -21,7 +21,7 @@ pub async fn update(
     check_update_body(ctx, rtype, id, &resource)?;
     let mut tx = ctx.store.begin().await?;
     let written = apply(&mut tx, ctx, rtype, id, resource, if_match, Method::Put).await?;
-    tx.commit().await?;
+    super::write::commit(ctx, tx).await?;
     Ok(written)
 }
 

@@ -12,10 +12,30 @@ use crate::model::ResourceType;
 use crate::outcome::{Issue, IssueType};
 use crate::store::{Current, Method, NewVersion, WriteTx};
 
-/// Structural checks of a resource sent for `rtype`.
+/// Structural checks of a resource sent for `rtype`; a SearchParameter
+/// must also be one search can use.
 pub(super) fn check_body(ctx: &Context, rtype: ResourceType, resource: &Value) -> Result<(), FhirError> {
     check_type(rtype, resource)?;
-    check_structure(ctx, resource)
+    check_structure(ctx, resource)?;
+    if rtype.as_str() == "SearchParameter" {
+        crate::reindex::check_search_parameter(resource)?;
+    }
+    Ok(())
+}
+
+/// Commits `tx`, then applies what it changed in the server's own
+/// definitions: stored SearchParameters rebuild the registry and start
+/// their reindex jobs. That step failing does not undo the commit (the write
+/// stands, and the next start applies it): it is logged.
+pub(super) async fn commit(ctx: &Context, tx: WriteTx) -> Result<(), FhirError> {
+    let search_parameters_changed = tx.has_written("SearchParameter");
+    tx.commit().await?;
+    if search_parameters_changed {
+        if let Err(error) = crate::reindex::refresh(ctx).await {
+            tracing::error!(%error, "the SearchParameter registry was not refreshed");
+        }
+    }
+    Ok(())
 }
 
 /// The structural (schema and FHIR JSON) checks alone.
@@ -74,7 +94,7 @@ pub(super) async fn store_version(
     let (body, index) = match resource {
         Some(r) => {
             let stamped = stamp(r, id, version, last_updated)?;
-            let index = index_entries(&stamped);
+            let index = index_entries(&ctx.registry.current(), &stamped);
             (Some(serialise(&stamped)?), index)
         }
         None => (None, Vec::new()),
@@ -101,16 +121,16 @@ pub(super) async fn store_version(
     })
 }
 
-/// What a stamped resource is indexed under, by the base R4
-/// SearchParameters. Extraction never fails: an expression that errors on
+/// What a stamped resource is indexed under, by the server's
+/// SearchParameters (the base R4 ones and those stored on it). Extraction never fails: an expression that errors on
 /// this resource leaves its parameter unindexed for it, which is logged.
 ///
 /// This is CPU work on the calling task (tens of µs per resource; see
 /// docs/PERFORMANCE.md), done here because it needs the final `id` and
 /// `meta`. For a transaction Bundle it adds up on the HTTP worker, as the
 /// structural validation of the Bundle already does.
-fn index_entries(stamped: &Value) -> Vec<IndexEntry> {
-    let extraction = index::extract(Registry::r4(), stamped);
+fn index_entries(registry: &Registry, stamped: &Value) -> Vec<IndexEntry> {
+    let extraction = index::extract(registry, stamped);
     for (param, error) in &extraction.skipped {
         tracing::warn!(search_parameter = %param, %error, "not indexed: the expression failed on this resource");
     }

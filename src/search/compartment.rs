@@ -158,7 +158,10 @@ mod tests {
     fn every_type_of_a_compartment_with_a_way_in_is_listed() {
         let all = all_memberships(rt("Patient"), id("1")).unwrap_or_else(|e| panic!("{e}"));
         let types: Vec<&str> = all.iter().map(|m| m.resource_type.as_str()).collect();
-        assert!(types.contains(&"Observation") && types.contains(&"Patient"), "{types:?}");
+        assert!(
+            types.contains(&"Observation") && types.contains(&"Patient"),
+            "{types:?}"
+        );
         assert!(!types.contains(&"Library"), "{types:?}");
         assert!(all.iter().all(|m| !m.params.is_empty() || m.itself));
         assert!(all_memberships(rt("Observation"), id("1")).is_err());

@@ -93,6 +93,8 @@ pub struct WriteTx {
     tx: Option<Transaction<'static, Any>>,
     dialect: Dialect,
     pending: Vec<Pending>,
+    /// The resource types written, for what must follow the commit.
+    written_types: Vec<String>,
 }
 
 impl WriteTx {
@@ -106,11 +108,16 @@ impl WriteTx {
             tx,
             dialect,
             pending: Vec::new(),
+            written_types: Vec::new(),
         })
     }
 
+    pub(super) fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     /// The open database transaction, opening it if needed.
-    async fn tx(&mut self) -> Result<&mut Transaction<'static, Any>, StoreError> {
+    pub(super) async fn tx(&mut self) -> Result<&mut Transaction<'static, Any>, StoreError> {
         let pool = &self.pool;
         Ok(match &mut self.tx {
             Some(tx) => tx,
@@ -212,6 +219,9 @@ impl WriteTx {
             (false, Some(p)) if !p.deleted => "update",
             (false, _) => "create",
         };
+        if !self.written_types.iter().any(|t| t == v.resource_type) {
+            self.written_types.push(v.resource_type.to_owned());
+        }
         self.pending.push(Pending {
             rkey: prev.map(|p| p.rkey),
             rtype: v.resource_type.to_string(),
@@ -227,6 +237,11 @@ impl WriteTx {
             self.flush().await?;
         }
         Ok(())
+    }
+
+    /// Whether a resource of `rtype` was written.
+    pub fn has_written(&self, rtype: &str) -> bool {
+        self.written_types.iter().any(|t| t == rtype)
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {

@@ -15,4 +15,5 @@ mod history;
 mod index;
 mod patch;
 mod search;
+mod search_parameters;
 mod synthea;

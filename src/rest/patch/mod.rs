@@ -70,7 +70,7 @@ pub async fn patch(
 ) -> Result<Written, FhirError> {
     let mut tx = ctx.store.begin().await?;
     let written = apply(&mut tx, ctx, rtype, id, patch, if_match).await?;
-    tx.commit().await?;
+    crate::rest::write::commit(ctx, tx).await?;
     Ok(written)
 }
 

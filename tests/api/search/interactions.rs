@@ -171,14 +171,20 @@ async fn compartment_search(backend: Backend) {
             ("Patient/p1/*", &["e1", "o1", "o2"]),
             ("Patient/p1/*?_type=Observation,Library", &["o1", "o2"]),
             ("Patient/p1/*?_type=Library", &[]),
-            ("Patient/p1/*?_lastUpdated=gt2000-01-01&_type=Patient,Encounter", &["e1"]),
+            (
+                "Patient/p1/*?_lastUpdated=gt2000-01-01&_type=Patient,Encounter",
+                &["e1"],
+            ),
             ("Patient/p2/*", &["o2", "o3"]),
         ],
     )
     .await;
     let all = bundle(&app, "Patient/p1/*?_count=2").await;
     let self_link = all["link"][0]["url"].as_str().unwrap_or_default();
-    assert!(self_link.starts_with(&format!("{}/Patient/p1/*?", app.base)), "{self_link}");
+    assert!(
+        self_link.starts_with(&format!("{}/Patient/p1/*?", app.base)),
+        "{self_link}"
+    );
     assert_eq!(all["total"], 3);
     let page = bundle(&app, "Patient/p1/Observation?_count=1").await;
     let self_link = page["link"][0]["url"].as_str().unwrap_or_default();

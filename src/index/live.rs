@@ -1,0 +1,95 @@
+//! The registry the server runs with: the base R4 parameters plus the
+//! SearchParameters stored on it, swapped whole when one of those changes
+//! (`crate::reindex` builds the new one). Readers take a snapshot
+//! ([`LiveRegistry::current`]) and keep it for the whole request, so a
+//! search is planned and a resource indexed against one consistent registry.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use super::Registry;
+
+#[derive(Debug)]
+pub struct LiveRegistry {
+    current: RwLock<Arc<Registry>>,
+    /// `(resource type, code)` of parameters whose rows for resources
+    /// written before they were defined are still being written.
+    reindexing: RwLock<HashSet<(String, String)>>,
+}
+
+impl Default for LiveRegistry {
+    /// The base R4 parameters only.
+    fn default() -> Self {
+        LiveRegistry {
+            current: RwLock::new(Arc::new(Registry::r4_with(&[]).0)),
+            reindexing: RwLock::new(HashSet::new()),
+        }
+    }
+}
+
+impl LiveRegistry {
+    pub fn current(&self) -> Arc<Registry> {
+        // A poisoned lock still holds a whole registry (writers only swap
+        // the Arc), so it is used as is.
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, registry: Registry) {
+        let registry = Arc::new(registry);
+        match self.current.write() {
+            Ok(mut guard) => *guard = registry,
+            Err(poisoned) => *poisoned.into_inner() = registry,
+        }
+    }
+
+    /// Marks the parameter `code` of each of `types` as being reindexed
+    /// (`true`) or done (`false`).
+    pub fn set_reindexing(&self, types: &[String], code: &str, on: bool) {
+        let mut set = match self.reindexing.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for t in types {
+            let key = (t.clone(), code.to_owned());
+            if on {
+                set.insert(key);
+            } else {
+                set.remove(&key);
+            }
+        }
+    }
+
+    /// Whether searches on `code` of `resource_type` may miss resources
+    /// written before the parameter was defined.
+    pub fn is_reindexing(&self, resource_type: &str, code: &str) -> bool {
+        let set = match self.reindexing.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        set.contains(&(resource_type.to_owned(), code.to_owned()))
+            || ["Resource", "DomainResource"]
+                .iter()
+                .any(|base| set.contains(&((*base).to_owned(), code.to_owned())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reindexing_is_tracked_per_type_and_code() {
+        let live = LiveRegistry::default();
+        assert!(live.current().get("Patient", "family").is_some());
+        live.set_reindexing(&["Patient".into()], "nickname", true);
+        assert!(live.is_reindexing("Patient", "nickname"));
+        assert!(!live.is_reindexing("Observation", "nickname"));
+        live.set_reindexing(&["Resource".into()], "tagx", true);
+        assert!(live.is_reindexing("Observation", "tagx"));
+        live.set_reindexing(&["Patient".into()], "nickname", false);
+        assert!(!live.is_reindexing("Patient", "nickname"));
+    }
+}

@@ -1,0 +1,173 @@
+//! SearchParameters created through the REST API: checked on write, live at
+//! once for new writes, and applied to older resources by a reindex job
+//! whose progress `GET /$reindex-status` shows.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Backend, TestApp};
+use crate::on_both_backends;
+
+fn nickname_parameter() -> Value {
+    json!({
+        "resourceType": "SearchParameter", "url": "http://example.org/fhir/SearchParameter/nickname",
+        "name": "nickname", "status": "active", "description": "A patient's nickname",
+        "code": "nickname", "base": ["Patient"], "type": "string",
+        "expression": "Patient.name.where(use = 'nickname').given"
+    })
+}
+
+fn patient(given: &str, nickname: &str) -> Value {
+    json!({"resourceType": "Patient", "name": [
+        {"use": "official", "given": [given]},
+        {"use": "nickname", "given": [nickname]}
+    ]})
+}
+
+/// The ids matching `query`, sorted.
+async fn ids(app: &TestApp, query: &str) -> Vec<String> {
+    let r = app.get(query).await;
+    assert_eq!(r.status, 200, "{query}: {}", r.text);
+    let mut ids: Vec<String> = r.json()["entry"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "match")
+        .filter_map(|e| e["resource"]["id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Waits until every reindex job is done; returns the status.
+async fn wait_for_jobs(app: &TestApp) -> Value {
+    let start = Instant::now();
+    loop {
+        let status = app.get("$reindex-status").await.json();
+        let states: Vec<String> = status["parameter"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|job| {
+                job["part"]
+                    .as_array()?
+                    .iter()
+                    .find(|p| p["name"] == "state")
+                    .and_then(|p| p["valueCode"].as_str().map(str::to_owned))
+            })
+            .collect();
+        if !states.is_empty() && states.iter().all(|s| s == "done") {
+            return status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "reindex not done: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_new_search_parameter_covers_old_and_new_resources(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut old = Vec::new();
+    for i in 0..450 {
+        old.push(
+            app.create(&patient(
+                &format!("Robert{i}"),
+                if i % 150 == 0 { "Bob" } else { "Rob" },
+            ))
+            .await,
+        );
+    }
+    // Unknown until defined (strict handling makes that an error).
+    let r = app
+        .send(
+            app.client
+                .get(app.url("Patient?nickname=bob"))
+                .header("Prefer", "handling=strict"),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+
+    let r = app.post("SearchParameter", &nickname_parameter()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // New writes are indexed at once.
+    let new = app.create(&patient("Roberta", "Bobbie")).await;
+    assert_eq!(ids(&app, "Patient?nickname=bobbie").await, vec![new.clone()]);
+
+    let status = wait_for_jobs(&app).await;
+    let job = &status["parameter"][0]["part"];
+    assert!(
+        job.to_string()
+            .contains("http://example.org/fhir/SearchParameter/nickname"),
+        "{status}"
+    );
+    let processed = job
+        .as_array()
+        .and_then(|parts| parts.iter().find(|p| p["name"] == "processed"))
+        .and_then(|p| p["valueInteger"].as_i64());
+    // Scan and catch-up each see all 451 patients (all written just now).
+    assert_eq!(processed, Some(902), "{status}");
+
+    let mut bobs = vec![old[0].clone(), old[150].clone(), old[300].clone()];
+    bobs.sort();
+    assert_eq!(
+        ids(&app, "Patient?nickname=bob").await.len(),
+        4,
+        "bob* also finds Bobbie"
+    );
+    assert_eq!(ids(&app, "Patient?nickname:exact=Bob").await, bobs);
+    assert_eq!(ids(&app, "Patient?nickname=rob&_count=1000").await.len(), 447);
+
+    // The CapabilityStatement lists it.
+    let cs = app.get("metadata").await.text;
+    assert!(cs.contains("http://example.org/fhir/SearchParameter/nickname"));
+}
+
+async fn changing_a_search_parameter_reindexes_with_its_new_definition(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.create(&patient("Robert", "Bob")).await;
+    let r = app.post("SearchParameter", &nickname_parameter()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sp = r.json();
+    wait_for_jobs(&app).await;
+    assert_eq!(ids(&app, "Patient?nickname=bob").await, vec![id.clone()]);
+
+    // Now the official given name: a new definition, a new job.
+    let mut changed = sp.clone();
+    changed["expression"] = json!("Patient.name.where(use = 'official').given");
+    let r = app
+        .put(
+            &format!("SearchParameter/{}", sp["id"].as_str().unwrap_or_default()),
+            &changed,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let status = wait_for_jobs(&app).await;
+    assert_eq!(status["parameter"].as_array().map(Vec::len), Some(2));
+    assert_eq!(ids(&app, "Patient?nickname=bob").await, Vec::<String>::new());
+    assert_eq!(ids(&app, "Patient?nickname=robert").await, vec![id]);
+}
+
+async fn unusable_search_parameters_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut bad = nickname_parameter();
+    bad["expression"] = json!("Patient.name.where(");
+    let r = app.post("SearchParameter", &bad).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.issue()["diagnostics"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("expression"));
+    bad["expression"] = json!("Patient.name.given");
+    bad["base"] = json!(["Spaceship"]);
+    let r = app.post("SearchParameter", &bad).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(app.get("$reindex-status").await.json()["parameter"], Value::Null);
+}
+
+on_both_backends!(
+    a_new_search_parameter_covers_old_and_new_resources,
+    changing_a_search_parameter_reindexes_with_its_new_definition,
+    unusable_search_parameters_are_refused,
+);
