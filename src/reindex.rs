@@ -4,11 +4,12 @@
 //!
 //! A SearchParameter written through the REST API (create, update, delete,
 //! in a Bundle or not) is checked first ([`check_search_parameter`]: search
-//! must be able to use it). After its commit, [`refresh`] rebuilds the
-//! registry from the base R4 parameters and every stored SearchParameter
-//! and swaps it in: from then on, every write is indexed under the new
+//! must be able to use it). After its commit, the refresher task
+//! ([`spawn_refresher`]) rebuilds the registry from the base R4 parameters
+//! and every stored SearchParameter and swaps it in — once for a burst of
+//! changes — and from then on every write is indexed under the new
 //! parameter. For each stored parameter whose definition (expression, type,
-//! bases) has no job yet, a job is recorded (`reindex_jobs`) and run in the
+//! bases) is not the base R4 one and has no job yet, a job is recorded (`reindex_jobs`) and run in the
 //! background: it re-extracts that parameter for every current resource of
 //! its types, in batches, each batch one transaction that also saves the
 //! job's progress. Until it finishes, searches on the parameter carry a
@@ -25,6 +26,8 @@
 //! Known limit: another node learns of a new SearchParameter at its next
 //! start, not at once.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -61,6 +64,22 @@ fn is_retired(resource: &Value) -> bool {
     resource.get("status").and_then(Value::as_str) == Some("retired")
 }
 
+/// The task that refreshes the registry whenever stored SearchParameters
+/// changed ([`LiveRegistry::refresh_wanted`](crate::index::LiveRegistry)).
+pub fn spawn_refresher(ctx: &Context) {
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        loop {
+            ctx.registry.refresh_wanted.notified().await;
+            if let Err(error) = refresh(&ctx).await {
+                tracing::error!(%error, "the SearchParameter registry was not refreshed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                ctx.registry.refresh_wanted.notify_one();
+            }
+        }
+    });
+}
+
 /// Rebuilds the registry from the stored SearchParameters, swaps it in, and
 /// starts a reindex job for each definition that has none yet.
 pub async fn refresh(ctx: &Context) -> Result<(), FhirError> {
@@ -76,6 +95,10 @@ pub async fn refresh(ctx: &Context) -> Result<(), FhirError> {
         let Some((url, definition, code, types)) = job_key(resource) else {
             continue;
         };
+        // The base definition stored as a resource: indexed already.
+        if base_definitions().contains(&(url.clone(), definition.clone())) {
+            continue;
+        }
         if let Some(job) = ctx
             .store
             .create_reindex_job(&url, &definition, &code, &types, now)
@@ -116,6 +139,18 @@ async fn stored_search_parameters(ctx: &Context) -> Result<Vec<Value>, FhirError
         .filter_map(|body| serde_json::from_slice::<Value>(body).ok())
         .filter(|r| !is_retired(r) && Registry::from_resources([r]).is_ok())
         .collect())
+}
+
+/// `(url, definition)` of every base R4 parameter.
+fn base_definitions() -> &'static HashSet<(String, String)> {
+    static BASE: OnceLock<HashSet<(String, String)>> = OnceLock::new();
+    BASE.get_or_init(|| {
+        index::r4_resources()
+            .iter()
+            .filter_map(job_key)
+            .map(|(url, definition, _, _)| (url, definition))
+            .collect()
+    })
 }
 
 /// What identifies a job: URL, the definition it indexes (expression, type
@@ -277,6 +312,18 @@ mod tests {
         assert!(e.unwrap_or_default().contains("expression"));
         bad["status"] = json!("retired");
         assert!(check_search_parameter(&bad).is_ok());
+    }
+
+    #[test]
+    fn the_base_definitions_are_known_so_storing_them_costs_no_job() {
+        let family = json!({
+            "resourceType": "SearchParameter", "url": "http://hl7.org/fhir/SearchParameter/individual-family",
+            "code": "family", "base": ["Patient", "Practitioner"], "type": "string",
+            "expression": "Patient.name.family | Practitioner.name.family"
+        });
+        let (url, definition, _, _) = job_key(&family).unwrap_or_default();
+        assert!(base_definitions().contains(&(url, definition)));
+        assert!(base_definitions().len() > 1300);
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl Application {
         crate::reindex::resume(&ctx)
             .await
             .map_err(StartupError::SearchParameters)?;
+        crate::reindex::spawn_refresher(&ctx);
         let state = web::Data::new(AppState {
             started_at: instant(clock.now_micros()),
             ctx,

@@ -12,6 +12,9 @@ use super::Registry;
 #[derive(Debug)]
 pub struct LiveRegistry {
     current: RwLock<Arc<Registry>>,
+    /// Set when stored SearchParameters changed; the refresher
+    /// (`crate::reindex`) rebuilds once for any number of changes.
+    pub refresh_wanted: tokio::sync::Notify,
     /// `(resource type, code)` of parameters whose rows for resources
     /// written before they were defined are still being written.
     reindexing: RwLock<HashSet<(String, String)>>,
@@ -22,6 +25,7 @@ impl Default for LiveRegistry {
     fn default() -> Self {
         LiveRegistry {
             current: RwLock::new(Arc::new(Registry::r4_with(&[]).0)),
+            refresh_wanted: tokio::sync::Notify::new(),
             reindexing: RwLock::new(HashSet::new()),
         }
     }

@@ -201,6 +201,12 @@ impl Registry {
     }
 }
 
+/// The base R4 SearchParameter resources as shipped (empty if the embedded
+/// file were not JSON, which the tests rule out).
+pub fn r4_resources() -> Vec<Value> {
+    serde_json::from_str(R4_SEARCH_PARAMETERS).unwrap_or_default()
+}
+
 impl Registry {
     /// The base R4 parameters and then `extra` (SearchParameters stored on
     /// the server), which replace base ones with the same URL, or the same

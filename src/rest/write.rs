@@ -23,17 +23,15 @@ pub(super) fn check_body(ctx: &Context, rtype: ResourceType, resource: &Value) -
     Ok(())
 }
 
-/// Commits `tx`, then applies what it changed in the server's own
-/// definitions: stored SearchParameters rebuild the registry and start
-/// their reindex jobs. That step failing does not undo the commit (the write
-/// stands, and the next start applies it): it is logged.
+/// Commits `tx`; if it wrote SearchParameters, asks for the registry to be
+/// rebuilt and their reindex jobs started (`crate::reindex`, in the
+/// background: a package of a thousand SearchParameters costs one rebuild,
+/// not a thousand).
 pub(super) async fn commit(ctx: &Context, tx: WriteTx) -> Result<(), FhirError> {
     let search_parameters_changed = tx.has_written("SearchParameter");
     tx.commit().await?;
     if search_parameters_changed {
-        if let Err(error) = crate::reindex::refresh(ctx).await {
-            tracing::error!(%error, "the SearchParameter registry was not refreshed");
-        }
+        ctx.registry.refresh_wanted.notify_one();
     }
     Ok(())
 }

@@ -41,8 +41,8 @@ async fn ids(app: &TestApp, query: &str) -> Vec<String> {
     ids
 }
 
-/// Waits until every reindex job is done; returns the status.
-async fn wait_for_jobs(app: &TestApp) -> Value {
+/// Waits until there are `jobs` reindex jobs, all done; returns the status.
+async fn wait_for_jobs(app: &TestApp, jobs: usize) -> Value {
     let start = Instant::now();
     loop {
         let status = app.get("$reindex-status").await.json();
@@ -59,7 +59,7 @@ async fn wait_for_jobs(app: &TestApp) -> Value {
                     .and_then(|p| p["valueCode"].as_str().map(str::to_owned))
             })
             .collect();
-        if !states.is_empty() && states.iter().all(|s| s == "done") {
+        if states.len() == jobs && states.iter().all(|s| s == "done") {
             return status;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "reindex not done: {status}");
@@ -91,11 +91,12 @@ async fn a_new_search_parameter_covers_old_and_new_resources(backend: Backend) {
 
     let r = app.post("SearchParameter", &nickname_parameter()).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    // New writes are indexed at once.
+    // A write beside the job is indexed too (by itself, or by the
+    // catch-up pass if it raced the registry swap).
     let new = app.create(&patient("Roberta", "Bobbie")).await;
-    assert_eq!(ids(&app, "Patient?nickname=bobbie").await, vec![new.clone()]);
 
-    let status = wait_for_jobs(&app).await;
+    let status = wait_for_jobs(&app, 1).await;
+    assert_eq!(ids(&app, "Patient?nickname=bobbie").await, vec![new.clone()]);
     let job = &status["parameter"][0]["part"];
     assert!(
         job.to_string()
@@ -106,8 +107,9 @@ async fn a_new_search_parameter_covers_old_and_new_resources(backend: Backend) {
         .as_array()
         .and_then(|parts| parts.iter().find(|p| p["name"] == "processed"))
         .and_then(|p| p["valueInteger"].as_i64());
-    // Scan and catch-up each see all 451 patients (all written just now).
-    assert_eq!(processed, Some(902), "{status}");
+    // Scan and catch-up each see all 450 or 451 patients (all written just
+    // now; Roberta may have come after the scan's end).
+    assert!(matches!(processed, Some(900..=902)), "{status}");
 
     let mut bobs = vec![old[0].clone(), old[150].clone(), old[300].clone()];
     bobs.sort();
@@ -130,7 +132,7 @@ async fn changing_a_search_parameter_reindexes_with_its_new_definition(backend: 
     let r = app.post("SearchParameter", &nickname_parameter()).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let sp = r.json();
-    wait_for_jobs(&app).await;
+    wait_for_jobs(&app, 1).await;
     assert_eq!(ids(&app, "Patient?nickname=bob").await, vec![id.clone()]);
 
     // Now the official given name: a new definition, a new job.
@@ -143,8 +145,7 @@ async fn changing_a_search_parameter_reindexes_with_its_new_definition(backend: 
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let status = wait_for_jobs(&app).await;
-    assert_eq!(status["parameter"].as_array().map(Vec::len), Some(2));
+    wait_for_jobs(&app, 2).await;
     assert_eq!(ids(&app, "Patient?nickname=bob").await, Vec::<String>::new());
     assert_eq!(ids(&app, "Patient?nickname=robert").await, vec![id]);
 }
