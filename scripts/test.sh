@@ -10,6 +10,8 @@
 #                      repository; a relative path is taken from the repository
 #                      root); exported to the tests as an absolute path.
 #   CARGO_TARGET_DIR   build cache (default: ~/.cache/ipe-target, outside the clone).
+#   IPE_PYTHON         Python of the search oracle (default: a venv made once in
+#                      ~/.cache/ipe-venv from scripts/search-oracle-requirements.txt).
 #
 # The tests receive IPE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:<port>/postgres
 # (a superuser on a private cluster); each test creates its own database there.
@@ -57,6 +59,25 @@ for component in rustfmt clippy; do
     fi
   fi
 done
+
+# --- Python for the search oracle --------------------------------------------
+
+# tests/api/search/oracle.rs checks search against scripts/search-oracle.py,
+# which needs fhirpathpy. The venv is made again when the requirements change.
+if [ -z "${IPE_PYTHON:-}" ]; then
+  venv="$HOME/.cache/ipe-venv"
+  requirements="$repo_root/scripts/search-oracle-requirements.txt"
+  if ! cmp -s "$requirements" "$venv/requirements.txt"; then
+    command -v python3 >/dev/null 2>&1 || die "python3 not found on PATH (the search oracle needs it)."
+    step "making the search oracle's Python venv ($venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)."
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/requirements.txt"
+  fi
+  IPE_PYTHON="$venv/bin/python"
+fi
+export IPE_PYTHON
 
 # --- PostgreSQL binaries -----------------------------------------------------
 
@@ -222,6 +243,7 @@ export IPE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
 echo "PostgreSQL is up: $IPE_TEST_POSTGRES_URL (data in $pg_data)"
 echo "Outside test data: $IPE_TEST_DATA"
 echo "Build cache: $CARGO_TARGET_DIR"
+echo "Search oracle's Python: $IPE_PYTHON"
 
 # --- the checks --------------------------------------------------------------
 

@@ -40,31 +40,46 @@ pub(crate) fn load_bundles() -> Vec<PatientBundle> {
         entry
             .read_to_string(&mut text)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let bundle: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
-        assert_eq!(bundle["type"], "transaction", "{name}");
-        let types = bundle["entry"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{name} has no entries"))
-            .iter()
-            .map(|e| {
-                e["resource"]["resourceType"]
-                    .as_str()
-                    .expect("entry resourceType")
-                    .to_string()
-            })
-            .collect();
-        bundles.push(PatientBundle {
-            file: name,
-            text,
-            types,
-        });
+        bundles.push(parse_bundle(name, text));
     }
     bundles.sort_by(|a, b| a.file.cmp(&b.file));
     bundles
 }
 
+/// A transaction Bundle of POST entries, ready to post.
+pub(crate) fn parse_bundle(file: String, text: String) -> PatientBundle {
+    let bundle: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
+    assert_eq!(bundle["type"], "transaction", "{file}");
+    let types = bundle["entry"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{file} has no entries"))
+        .iter()
+        .map(|e| {
+            e["resource"]["resourceType"]
+                .as_str()
+                .expect("entry resourceType")
+                .to_string()
+        })
+        .collect();
+    PatientBundle { file, text, types }
+}
+
+/// Posts the Bundles, [`CONCURRENCY`] at a time; returns, per Bundle, the
+/// `Type/id` each entry was created as.
+pub(crate) async fn post_bundles(app: &Arc<TestApp>, bundles: &Arc<Vec<PatientBundle>>) -> Vec<Vec<String>> {
+    stream::iter(0..bundles.len())
+        .map(|i| {
+            let (app, bundles) = (app.clone(), bundles.clone());
+            tokio::spawn(async move { post_bundle(&app, &bundles[i]).await })
+        })
+        .buffered(CONCURRENCY)
+        .map(|r| r.expect("bundle task panicked"))
+        .collect()
+        .await
+}
+
 /// Posts one Bundle; returns the `Type/id` each entry was created as.
-async fn post_bundle(app: &TestApp, b: &PatientBundle) -> Vec<String> {
+pub(crate) async fn post_bundle(app: &TestApp, b: &PatientBundle) -> Vec<String> {
     let r = app
         .send(
             app.client
@@ -124,15 +139,7 @@ async fn all_synthea_bundles_load_with_references_rewritten(backend: Backend) {
     assert_eq!(resources, 24_230);
     let app = Arc::new(spawn_app(backend).await);
 
-    let created: Vec<Vec<String>> = stream::iter(0..bundles.len())
-        .map(|i| {
-            let (app, bundles) = (app.clone(), bundles.clone());
-            tokio::spawn(async move { post_bundle(&app, &bundles[i]).await })
-        })
-        .buffered(CONCURRENCY)
-        .map(|r| r.expect("bundle task panicked"))
-        .collect()
-        .await;
+    let created = post_bundles(&app, &bundles).await;
     let loaded = started.elapsed();
 
     // Counts per type, through type history (creates only, so one version each).

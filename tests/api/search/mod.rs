@@ -1,9 +1,12 @@
 //! Search (docs/search.md): hand-made fixtures whose matches are obvious,
 //! searched over HTTP on both databases. Each file is one group of spec
 //! behaviours; resources are written with PUT so tests can name them.
+//! `oracle` is the exception: the Synthea data, checked against an
+//! independent brute-force evaluator.
 
 mod chains;
 mod interactions;
+mod oracle;
 mod paging;
 mod types;
 
