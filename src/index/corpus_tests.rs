@@ -3,14 +3,17 @@
 //! Bundles indexes without a panic, under at least one parameter, and no
 //! expression of the base parameters fails on any of them: one that does is a
 //! gap of the FHIRPath engine or an error in the SearchParameter, to look at.
-//! Run with `--nocapture` to see the counts and the extraction rate.
+//! The full text of each is well formed (words of letters and digits, one
+//! space or ` | ` between them). Run with `--nocapture` to see the counts,
+//! the extraction rate and the full-text bytes per resource type.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{extract, Registry};
+use super::full_text::full_text;
+use super::{extract, IndexValue, Registry};
 use crate::validation::test_data::{for_each_example, for_each_synthea_bundle};
 
 /// Definitional resources: not what a clinical server indexes in bulk, and
@@ -41,6 +44,12 @@ struct Tally {
     /// (parameter URL, message) → occurrences.
     skipped: BTreeMap<(String, String), usize>,
     time: Duration,
+    /// The time of the full-text part alone (measured again on its own).
+    text_time: Duration,
+    /// Resource type → (resources, full-text bytes: narrative, data).
+    text_bytes: BTreeMap<String, (usize, usize, usize)>,
+    /// Resources whose full text is not words separated as it must be.
+    malformed_text: Vec<String>,
 }
 
 impl Tally {
@@ -55,6 +64,21 @@ impl Tally {
         }
         for skipped in extraction.skipped {
             *self.skipped.entry(skipped).or_default() += 1;
+        }
+        let start = Instant::now();
+        let _ = full_text(resource);
+        self.text_time += start.elapsed();
+        let resource_type = resource.get("resourceType").and_then(Value::as_str).unwrap_or_default();
+        let bytes = self.text_bytes.entry(resource_type.to_owned()).or_default();
+        bytes.0 += 1;
+        for entry in &extraction.entries {
+            if let IndexValue::Text(text) = &entry.value {
+                bytes.1 += text.narrative.len();
+                bytes.2 += text.data.len();
+                if !well_formed(&text.narrative, false) || !well_formed(&text.data, true) {
+                    self.malformed_text.push(name.to_owned());
+                }
+            }
         }
     }
 
@@ -71,6 +95,20 @@ impl Tally {
         for ((url, message), count) in &self.skipped {
             println!("  skipped {count}x {url}: {message}");
         }
+        let mut by_count: Vec<_> = self.text_bytes.iter().collect();
+        by_count.sort_by_key(|(_, (n, _, _))| std::cmp::Reverse(*n));
+        println!(
+            "  of which full text: {:.1} µs per resource",
+            self.text_time.as_secs_f64() * 1e6 / self.resources.max(1) as f64
+        );
+        println!("  full-text bytes per resource (narrative + data), most frequent types:");
+        for (resource_type, (n, narrative, data)) in by_count.into_iter().take(20) {
+            println!(
+                "    {resource_type:<24} {n:>6} x {:>5} + {:>5}",
+                narrative / n.max(&1),
+                data / n.max(&1)
+            );
+        }
     }
 
     /// No resource without entries, no failing expression.
@@ -78,7 +116,28 @@ impl Tally {
         assert!(self.resources > 0, "no resources read");
         assert!(self.empty.is_empty(), "resources without entries: {:?}", self.empty);
         assert!(self.skipped.is_empty(), "failing expressions: {:#?}", self.skipped);
+        assert!(
+            self.malformed_text.is_empty(),
+            "malformed full text: {:?}",
+            self.malformed_text
+        );
     }
+}
+
+/// What both databases' word indexes rely on: words of letters and digits
+/// only, one space between words, ` | ` between values (data only).
+fn well_formed(text: &str, values: bool) -> bool {
+    let parts = if values {
+        text.split(" | ").collect()
+    } else {
+        vec![text]
+    };
+    text.is_empty()
+        || parts.iter().all(|value| {
+            value
+                .split(' ')
+                .all(|word| !word.is_empty() && word.chars().all(char::is_alphanumeric))
+        })
 }
 
 #[test]

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use super::full_text::{full_text, FullText};
 use super::registry::{Component, ParamType, Registry, SearchParam};
 use crate::fhirpath::{Env, Expression, Item};
 
@@ -80,7 +81,15 @@ pub enum IndexValue {
     Composite {
         components: Vec<Vec<IndexValue>>,
     },
+    /// The folded words of the whole resource for `_text` and `_content`
+    /// (see [`super::full_text`]); at most one per resource, under the code
+    /// [`FULL_TEXT_CODE`].
+    Text(FullText),
 }
+
+/// The code of the one [`IndexValue::Text`] entry of a resource. It holds
+/// the words of both `_text` (the narrative) and `_content` (everything).
+pub const FULL_TEXT_CODE: &str = "_content";
 
 /// A quantity in canonical UCUM units (see [`crate::ucum::to_canonical`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -107,10 +116,12 @@ pub struct Extraction {
     pub skipped: Vec<(String, String)>,
 }
 
-/// Everything a resource is indexed under, for every parameter of its type.
-/// Never fails: an expression that errors on this resource (EvalError) is
-/// skipped and reported in `skipped`, with the parameter url and the message.
-/// Equal values of one parameter are indexed once.
+/// Everything a resource is indexed under, for every parameter of its type,
+/// and its words for full-text search (one [`IndexValue::Text`] entry,
+/// unless it has none). Never fails: an expression that errors on this
+/// resource (EvalError) is skipped and reported in `skipped`, with the
+/// parameter url and the message. Equal values of one parameter are
+/// indexed once.
 pub fn extract(registry: &Registry, resource: &Value) -> Extraction {
     let mut extraction = Extraction::default();
     let Some(resource_type) = resource.get("resourceType").and_then(Value::as_str) else {
@@ -138,6 +149,15 @@ pub fn extract(registry: &Registry, resource: &Value) -> Extraction {
             }
         }
         push_entries(param, &mut values, &mut extraction.entries);
+    }
+    let text = full_text(resource);
+    if !text.is_empty() {
+        extraction.entries.push(IndexEntry {
+            code: FULL_TEXT_CODE.to_owned(),
+            // R4 declares `_text` and `_content` as string parameters.
+            kind: ParamType::String,
+            value: IndexValue::Text(text),
+        });
     }
     extraction
 }

@@ -13,8 +13,11 @@
 //! - [`extract`]: runs each applicable expression once on a resource and turns
 //!   what it finds into typed [`IndexValue`]s, per parameter type
 //!   (search.html §3.1.1); its submodules hold one type each.
+//! - [`full_text`]: the words of a resource for `_text` and `_content`,
+//!   which [`extract`] adds as one [`IndexValue::Text`].
 
 pub mod extract;
+pub mod full_text;
 pub mod live;
 pub mod registry;
 

@@ -3,13 +3,15 @@
 //! built: every claim here has code and tests behind it; what is not built
 //! is not claimed. Search parameters are listed
 //! per type from the registry searches use, leaving out the kinds search
-//! refuses (`special`, composites the index cannot hold).
+//! refuses (`special`, composites the index cannot hold), plus the
+//! full-text parameters `_text` and `_content`, which have no expression
+//! and so are not in the registry.
 
 use serde_json::{json, Value};
 
 use super::Context;
 use crate::index::{ParamType, Registry, SearchParam};
-use crate::model::ResourceType;
+use crate::model::{definitions, ResourceType};
 
 pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Value {
     let registry = ctx.registry.current();
@@ -33,7 +35,7 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
                 "conditionalUpdate": true,
                 "conditionalDelete": ctx.conditional_delete.as_str(),
                 "searchInclude": search_includes(&registry, t),
-                "searchParam": search_params(registry.for_type(t.as_str())),
+                "searchParam": search_params(registry.for_type(t.as_str()), full_text_params(Some(t))),
             })
         })
         .collect();
@@ -55,7 +57,7 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
             "interaction": [
                 {"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}
             ],
-            "searchParam": search_params(registry.for_type("Resource")),
+            "searchParam": search_params(registry.for_type("Resource"), full_text_params(None)),
         }]
     })
 }
@@ -77,13 +79,26 @@ fn searchable(param: &SearchParam) -> bool {
     }
 }
 
-fn search_params<'r>(params: impl Iterator<Item = &'r SearchParam>) -> Vec<Value> {
+fn search_params<'r>(params: impl Iterator<Item = &'r SearchParam>, full_text: Vec<Value>) -> Vec<Value> {
     let mut listed: Vec<Value> = params
         .filter(|p| searchable(p))
         .map(|p| json!({"name": p.code, "definition": p.url, "type": p.kind.as_str()}))
+        .chain(full_text)
         .collect();
     listed.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     listed
+}
+
+/// `_content` on every type, `_text` on those with a narrative (R4 defines
+/// it on DomainResource; `None`: the system level, where both apply).
+fn full_text_params(t: Option<ResourceType>) -> Vec<Value> {
+    let mut params = vec![json!({"name": "_content", "type": "string",
+        "definition": "http://hl7.org/fhir/SearchParameter/Resource-content"})];
+    if t.is_none_or(|t| definitions::r4().is_a(t.as_str(), "DomainResource")) {
+        params.push(json!({"name": "_text", "type": "string",
+            "definition": "http://hl7.org/fhir/SearchParameter/DomainResource-text"}));
+    }
+    params
 }
 
 /// `_include` values: `*` and `Type:param` for each reference parameter.

@@ -11,8 +11,8 @@
 //!
 //! Submodules: `escape` (`\,` `\$` `\|` `\\`), `value` (values by type),
 //! `name` (chains, `_has`, modifiers), `criterion` (a parameter's values read
-//! by its type and modifier), `result` (`_include`, `_sort`, `_count`…),
-//! `link` (the self link).
+//! by its type and modifier), `text_query` (`_text` / `_content` values),
+//! `result` (`_include`, `_sort`, `_count`…), `link` (the self link).
 //!
 //! [search.html#errors]: https://hl7.org/fhir/R4/search.html#errors
 
@@ -21,6 +21,7 @@ mod escape;
 mod link;
 mod name;
 mod result;
+pub mod text_query;
 mod value;
 
 #[cfg(test)]
@@ -36,6 +37,7 @@ use crate::model::elements::SummaryMode;
 use crate::model::{Id, ResourceType};
 
 pub use name::NameError;
+pub use text_query::{TextExpr, TextQuery, TextQueryError};
 pub use value::{
     DateValue, NumberValue, OfTypeValue, Prefix, QuantityValue, ReferenceValue, StringValue, TokenValue, Value,
     ValueError,
@@ -149,8 +151,8 @@ pub enum Criterion {
     Special(Vec<String>),
     /// `_list`: ids of List resources the match is an item of.
     List(Vec<Id>),
-    /// `_text` / `_content`: full-text search terms.
-    FullText(Vec<String>),
+    /// `_text` / `_content`: full-text queries, any of which may match.
+    FullText(Vec<TextQuery>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

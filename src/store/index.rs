@@ -1,5 +1,6 @@
 //! Index rows on their way into the index tables
-//! (`migrations/*/0002_search_index.sql`, described in docs/database.md).
+//! (`migrations/*/0002_search_index.sql` and, for the full-text row,
+//! `0003_full_text.sql`; described in docs/database.md).
 //!
 //! A flush turns the [`IndexEntry`]s of all its versions into one JSON array
 //! per table, and one statement per table unpacks it (`json_to_recordset` on
@@ -36,6 +37,8 @@ pub(super) enum Table {
     Reference,
     Uri,
     Composite,
+    /// `idx_text`: one row per resource, its words for `_text` / `_content`.
+    Text,
 }
 
 /// How a column is typed, in SQL and in the JSON that carries it.
@@ -83,6 +86,7 @@ const REFERENCE_COLUMNS: &[(&str, ColumnType)] = &[
     ("id_value", Text),
 ];
 const URI_COLUMNS: &[(&str, ColumnType)] = &[("value", Text)];
+const TEXT_COLUMNS: &[(&str, ColumnType)] = &[("narrative", Text), ("data", Text)];
 /// The columns of one composite component, each prefixed `c1_`, `c2_`…
 const SLOT_COLUMNS: &[(&str, ColumnType)] = &[
     ("system", Text),
@@ -104,7 +108,7 @@ const SLOT_COLUMNS: &[(&str, ColumnType)] = &[
 ];
 
 impl Table {
-    pub(super) const ALL: [Table; 8] = [
+    pub(super) const ALL: [Table; 9] = [
         Table::String,
         Table::Token,
         Table::Date,
@@ -113,6 +117,7 @@ impl Table {
         Table::Reference,
         Table::Uri,
         Table::Composite,
+        Table::Text,
     ];
 
     pub(super) fn name(self) -> &'static str {
@@ -125,6 +130,7 @@ impl Table {
             Table::Reference => "idx_reference",
             Table::Uri => "idx_uri",
             Table::Composite => "idx_composite",
+            Table::Text => "idx_text",
         }
     }
 
@@ -139,11 +145,27 @@ impl Table {
             IndexValue::Reference { .. } => Table::Reference,
             IndexValue::Uri { .. } => Table::Uri,
             IndexValue::Composite { .. } => Table::Composite,
+            IndexValue::Text(_) => Table::Text,
         }
     }
 
     fn index(self) -> usize {
         self as usize
+    }
+
+    /// Whether rows name their parameter: the full-text row holds the
+    /// words of both `_text` and `_content`, so it has no `param` column.
+    pub(super) fn has_param(self) -> bool {
+        self != Table::Text
+    }
+
+    /// `param, ` when the table has that column.
+    fn param_column(self) -> &'static str {
+        if self.has_param() {
+            "param, "
+        } else {
+            ""
+        }
     }
 
     /// The value columns (after `rkey` and `param`).
@@ -157,6 +179,7 @@ impl Table {
             Table::Quantity => plain(QUANTITY_COLUMNS),
             Table::Reference => plain(REFERENCE_COLUMNS),
             Table::Uri => plain(URI_COLUMNS),
+            Table::Text => plain(TEXT_COLUMNS),
             Table::Composite => (1..=COMPOSITE_SLOTS)
                 .flat_map(|slot| SLOT_COLUMNS.iter().map(move |&(n, t)| (format!("c{slot}_{n}"), t)))
                 .collect(),
@@ -169,12 +192,15 @@ impl Table {
         let columns = self.columns();
         let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
         let typed: Vec<String> = columns.iter().map(|(n, t)| format!("{n} {}", t.postgres())).collect();
+        let param = self.param_column();
         format!(
-            "INSERT INTO {table} (rkey, param, {names}) \
-             SELECT k.rkey, j.param, j.{selected} \
-             FROM json_to_recordset({placeholder}::json) AS j(key bigint, param text, {typed}) \
+            "INSERT INTO {table} (rkey, {param}{names}) \
+             SELECT k.rkey, {selected_param}j.{selected} \
+             FROM json_to_recordset({placeholder}::json) AS j(key bigint, {param_type}{typed}) \
              JOIN k ON k.ord = j.key",
             table = self.name(),
+            selected_param = if self.has_param() { "j.param, " } else { "" },
+            param_type = if self.has_param() { "param text, " } else { "" },
             names = names.join(", "),
             selected = names.join(", j."),
             typed = typed.join(", "),
@@ -187,10 +213,12 @@ impl Table {
         let columns = self.columns();
         let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
         let extracted: Vec<String> = names.iter().map(|n| format!("value ->> '$.{n}'")).collect();
+        let param = self.param_column();
         format!(
-            "INSERT INTO {table} (rkey, param, {names}) \
-             SELECT value ->> '$.key', value ->> '$.param', {extracted} FROM json_each($1)",
+            "INSERT INTO {table} (rkey, {param}{names}) \
+             SELECT value ->> '$.key', {extracted_param}{extracted} FROM json_each($1)",
             table = self.name(),
+            extracted_param = if self.has_param() { "value ->> '$.param', " } else { "" },
             names = names.join(", "),
             extracted = extracted.join(", "),
         )
@@ -208,7 +236,7 @@ pub fn index_float(value: Decimal) -> f64 {
 /// The index rows of one flush: a JSON array in the making per table.
 #[derive(Debug, Default)]
 pub(super) struct IndexRows {
-    json: [Vec<u8>; 8],
+    json: [Vec<u8>; 9],
 }
 
 impl IndexRows {
@@ -218,7 +246,9 @@ impl IndexRows {
             match &entry.value {
                 IndexValue::Composite { components } => self.push_composite(key, &entry.code, components),
                 value => {
-                    let mut row = Row::start(&mut self.json[Table::of(value).index()], key, &entry.code);
+                    let table = Table::of(value);
+                    let param = table.has_param().then_some(entry.code.as_str());
+                    let mut row = Row::start(&mut self.json[table.index()], key, param);
                     row.value(value);
                     row.finish();
                 }
@@ -237,7 +267,7 @@ impl IndexRows {
         let buf = &mut self.json[Table::Composite.index()];
         let mut choice = vec![0usize; components.len()];
         loop {
-            let mut row = Row::start(buf, key, param);
+            let mut row = Row::start(buf, key, Some(param));
             for (slot, (values, &i)) in components.iter().zip(&choice).enumerate() {
                 row.prefix = SLOT_PREFIXES[slot];
                 if let Some(value) = values.get(i) {
@@ -288,7 +318,8 @@ fn next_combination(choice: &mut [usize], components: &[Vec<IndexValue>]) -> boo
     false
 }
 
-/// One JSON object being written: `{"key":…,"param":…,"<column>":…}`.
+/// One JSON object being written: `{"key":…,"param":…,"<column>":…}`
+/// (no `param` for the full-text row).
 struct Row<'b> {
     buf: &'b mut Vec<u8>,
     /// Put before column names: `c1_` while writing a composite's first
@@ -297,14 +328,14 @@ struct Row<'b> {
 }
 
 impl<'b> Row<'b> {
-    fn start(buf: &'b mut Vec<u8>, key: i64, param: &str) -> Self {
+    fn start(buf: &'b mut Vec<u8>, key: i64, param: Option<&str>) -> Self {
         if !buf.is_empty() {
             buf.push(b',');
         }
         buf.extend_from_slice(b"{\"key\":");
         buf.extend_from_slice(key.to_string().as_bytes());
         let mut row = Row { buf, prefix: "" };
-        row.text("param", Some(param));
+        row.text("param", param);
         row
     }
 
@@ -417,6 +448,11 @@ impl<'b> Row<'b> {
             // R4 defines no composite inside a composite; such a component
             // leaves its slot empty.
             IndexValue::Composite { .. } => {}
+            // Both columns are NOT NULL: an empty one is written as "".
+            IndexValue::Text(text) => {
+                self.text("narrative", Some(&text.narrative));
+                self.text("data", Some(&text.data));
+            }
         }
     }
 
@@ -434,7 +470,8 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::index::{CanonicalQuantity, ParamType};
+    use crate::index::full_text::FullText;
+    use crate::index::{CanonicalQuantity, ParamType, FULL_TEXT_CODE};
 
     fn dec(text: &str) -> Decimal {
         text.parse().unwrap_or_default()
@@ -529,6 +566,13 @@ mod tests {
                     ],
                 },
             ),
+            entry(
+                FULL_TEXT_CODE,
+                IndexValue::Text(FullText {
+                    narrative: String::new(),
+                    data: "jose | blood pressure".into(),
+                }),
+            ),
         ]
     }
 
@@ -558,7 +602,7 @@ mod tests {
             assert!(!found.is_empty(), "{table:?} got no rows");
             for row in found {
                 assert_eq!(row.get("key").and_then(Value::as_i64), Some(7));
-                assert!(row.get("param").is_some_and(Value::is_string));
+                assert_eq!(row.get("param").is_some_and(Value::is_string), table.has_param());
                 for (name, value) in row.iter().filter(|(n, _)| *n != "key" && *n != "param") {
                     let ok = match columns.get(name) {
                         Some(ColumnType::Text) => value.is_string(),
@@ -608,6 +652,21 @@ mod tests {
             ],
         );
         assert_eq!(batch.take(Table::Composite), None);
+    }
+
+    /// The full-text row carries both columns (NOT NULL in the schema),
+    /// an empty narrative too, and no parameter, which the table lacks.
+    #[test]
+    fn the_full_text_row_has_both_columns_and_no_param() {
+        let mut batch = IndexRows::default();
+        batch.push(3, &every_kind());
+        let found = rows(&mut batch, Table::Text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0]["narrative"], "");
+        assert_eq!(found[0]["data"], "jose | blood pressure");
+        assert!(found[0].get("param").is_none());
+        assert!(!Table::Text.sqlite_insert().contains("param"));
+        assert!(!Table::Text.postgres_insert("$1").contains("param"));
     }
 
     #[test]

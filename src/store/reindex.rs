@@ -160,7 +160,7 @@ impl WriteTx {
         let dialect = self.dialect();
         let tx = self.tx().await?;
         // Every table but the full-text one, which has no `param`.
-        for table in Table::ALL.into_iter().filter(|t| t.name() != "idx_text") {
+        for table in Table::ALL.into_iter().filter(|t| t.has_param()) {
             let name = table.name();
             let delete = match dialect {
                 Dialect::Postgres => format!(

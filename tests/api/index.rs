@@ -10,7 +10,7 @@ use sqlx::{AnyPool, Row};
 use crate::helpers::{spawn_app, Backend, TestApp, FHIR_JSON};
 use crate::on_both_backends;
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "idx_string",
     "idx_token",
     "idx_date",
@@ -19,6 +19,7 @@ const TABLES: [&str; 8] = [
     "idx_reference",
     "idx_uri",
     "idx_composite",
+    "idx_text",
 ];
 
 /// The test's own connection to the server's database.
@@ -508,7 +509,57 @@ async fn synthea_patient_bundle_is_indexed(backend: Backend) {
     assert_eq!(unindexed.get::<i64, _>("n"), 0);
 }
 
+/// The full-text row (docs/database.md, "Full text"): one per resource, its
+/// folded words; replaced on update, gone on delete. On SQLite the FTS5
+/// index must stay in step with `idx_text` through its triggers, which its
+/// integrity check verifies.
+async fn full_text_row_follows_the_current_version(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = IndexDb::open(&app).await;
+    let texts = |id: &'static str| {
+        let sql = "SELECT t.narrative, t.data FROM idx_text t JOIN resources r ON r.rkey = t.rkey \
+                   WHERE r.rtype = 'Patient' AND r.id = $1";
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query(sql)
+                .bind(id)
+                .fetch_all(&pool)
+                .await
+                .expect("idx_text")
+                .iter()
+                .map(|row| (row.get::<String, _>("narrative"), row.get::<String, _>("data")))
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut body = patient("Silva", "José");
+    body["id"] = json!("p1");
+    body["text"] = json!({"status": "generated",
+        "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Jos&#233; <b>Sil</b>va</div>"});
+    assert_eq!(app.put("Patient/p1", &body).await.status, 201);
+    assert_eq!(
+        texts("p1").await,
+        [("jose silva".to_owned(), "mrn 1 | silva | jose | male".to_owned())]
+    );
+
+    body["name"] = json!([{"family": "Souza"}]);
+    assert_eq!(app.put("Patient/p1", &body).await.status, 200);
+    assert_eq!(
+        texts("p1").await,
+        [("jose silva".to_owned(), "mrn 1 | souza | male".to_owned())]
+    );
+
+    assert_eq!(app.delete("Patient/p1").await.status, 204);
+    assert!(texts("p1").await.is_empty());
+    if backend == Backend::Sqlite {
+        sqlx::query("INSERT INTO idx_text_fts (idx_text_fts) VALUES ('integrity-check')")
+            .execute(&db.pool)
+            .await
+            .expect("the FTS5 index matches idx_text");
+    }
+}
+
 on_both_backends!(
+    full_text_row_follows_the_current_version,
     create_indexes_strings_tokens_dates_and_references,
     create_indexes_quantities_and_composites_per_component,
     create_indexes_numbers_and_uris,

@@ -48,7 +48,7 @@
 //!   checks it and rewrites what fhirbolt would refuse or mangle.
 //! - `to_xml.rs`: JSON → XML.
 //! - `xml_output.rs`: the pass that finishes fhirbolt's XML output.
-//! - `narrative.rs`: the verbatim handling of `text.div`.
+//! - `narrative.rs`: the verbatim handling of `text.div`, and its plain text.
 //! - `resource_types.rs`: the R4 resource type names, which fhirbolt's
 //!   element model does not check.
 //! - `error.rs`: [`XmlError`].
@@ -96,6 +96,16 @@ pub fn json_to_xml(json: &[u8], pretty: bool) -> Result<String, XmlError> {
 /// path calls it so that a stored resource can always be served as XML.
 pub fn check_narrative(div: &str) -> Result<(), XmlError> {
     narrative::check_json_div(div).map(|_| ())
+}
+
+/// The text a reader of a narrative (`Narrative.div`) sees: the markup
+/// without its tags, character and entity references decoded, a space where
+/// a tag that is not inline (`<p>`, `<td>`, `<br/>`…) separates words, none
+/// where an inline one does (`Chal<b>mers</b>` stays one word). Attributes,
+/// comments and processing instructions are not text. For full-text search
+/// (`_text`, `_content`); errors only on markup that is not well-formed.
+pub fn narrative_text(div: &str) -> Result<String, XmlError> {
+    narrative::plain_text(div)
 }
 
 /// Runs a conversion, turning a panic inside fhirbolt into an error.

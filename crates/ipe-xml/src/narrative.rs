@@ -196,6 +196,34 @@ pub(crate) fn check_xhtml_event(event: &Event) -> Result<(), String> {
     Ok(())
 }
 
+/// The text of a narrative, for [`crate::narrative_text`].
+pub(crate) fn plain_text(div: &str) -> Result<String, XmlError> {
+    let mut reader = Reader::from_str(div);
+    let mut text = String::with_capacity(div.len());
+    let invalid = |e: quick_xml::Error| XmlError::InvalidNarrative(e.to_string());
+    loop {
+        match reader.read_event().map_err(invalid)? {
+            Event::Text(t) => text.push_str(&t.unescape().map_err(invalid)?),
+            Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c.into_inner())),
+            Event::Start(tag) | Event::Empty(tag) if !is_inline(tag.local_name().as_ref()) => text.push(' '),
+            Event::End(tag) if !is_inline(tag.local_name().as_ref()) => text.push(' '),
+            Event::Eof => return Ok(text),
+            _ => {}
+        }
+    }
+}
+
+/// XHTML elements that sit inside a line of text, so their tags do not
+/// separate words (the inline phrase and font elements of XHTML 1.0).
+fn is_inline(name: &[u8]) -> bool {
+    const INLINE: [&[u8]; 27] = [
+        b"a", b"abbr", b"acronym", b"b", b"bdo", b"big", b"cite", b"code", b"del", b"dfn", b"em", b"font", b"i",
+        b"ins", b"kbd", b"q", b"s", b"samp", b"small", b"span", b"strike", b"strong", b"sub", b"sup", b"tt", b"u",
+        b"var",
+    ];
+    INLINE.iter().any(|inline| inline.eq_ignore_ascii_case(name))
+}
+
 /// 1-based character position of byte `at` in `s`, for error messages.
 fn char_offset(s: &str, at: usize) -> usize {
     s.get(..at).map_or(at, |prefix| prefix.chars().count()) + 1
@@ -242,6 +270,35 @@ mod tests {
         ] {
             assert!(check_json_div(bad).is_err(), "accepted {bad:?}");
         }
+    }
+
+    /// Full-text search reads words as a person reads the rendered
+    /// narrative: block tags separate words, inline tags do not, and
+    /// references stand for their characters.
+    #[test]
+    fn plain_text_is_what_a_reader_sees() {
+        let div = "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Peter James <b>Chal</b>mers</p>\
+                   <table><tr><td>Jos&#233;</td><td>S&#xE3;o&amp;Paulo</td></tr></table>\
+                   <!-- not text --><p class=\"x\">a<br/>b</p><![CDATA[1 < 2]]></div>";
+        let text = plain_text(div).unwrap();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(
+            words,
+            [
+                "Peter",
+                "James",
+                "Chalmers",
+                "José",
+                "São&Paulo",
+                "a",
+                "b",
+                "1",
+                "<",
+                "2"
+            ]
+        );
+        assert!(plain_text("<div>a</p>").is_err());
+        assert!(plain_text("<div>a &bogus; b</div>").is_err());
     }
 
     /// A div without its namespace declaration would land in the FHIR

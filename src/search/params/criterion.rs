@@ -15,6 +15,7 @@
 
 use super::escape::{split, unescape};
 use super::name::{targets_of, Modifier, NameError, Named, Target};
+use super::text_query;
 use super::value::{self, Prefix, ReferenceValue, Value, ValueError};
 use super::{Criterion, SearchParamError, StringMatch, TokenMatch, UriMatch};
 use crate::index::{ParamType, SearchParam};
@@ -122,7 +123,10 @@ impl Reader<'_, '_> {
         if let Some(modifier) = self.named.modifier {
             return Err(self.modifier_not_allowed(modifier, "full-text"));
         }
-        Ok(Criterion::FullText(items.iter().map(|item| unescape(item)).collect()))
+        let queries = self.each(items, |item| {
+            text_query::parse(&unescape(item)).map_err(ValueError::NotATextQuery)
+        })?;
+        Ok(Criterion::FullText(queries))
     }
 
     fn param(&self, kind: ParamType, defs: &[&SearchParam], items: &[&str]) -> Result<Criterion, SearchParamError> {

@@ -133,9 +133,10 @@ fn criterion_values(criterion: &Criterion) -> String {
         Criterion::Token(_, values) | Criterion::ReferenceIdentifier(values) => {
             values.iter().map(|v| v.query_text()).collect()
         }
-        Criterion::InValueSet { urls: texts, .. } | Criterion::Uri(_, texts) | Criterion::FullText(texts) => {
+        Criterion::InValueSet { urls: texts, .. } | Criterion::Uri(_, texts) => {
             texts.iter().map(|t| escape(t)).collect()
         }
+        Criterion::FullText(queries) => queries.iter().map(|q| escape(&q.text)).collect(),
         Criterion::OfType(values) => values.iter().map(|v| v.query_text()).collect(),
         Criterion::Reference(values) => values.iter().map(|v| v.query_text()).collect(),
         Criterion::Composite(values) => values

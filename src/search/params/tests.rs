@@ -825,15 +825,18 @@ fn common_parameters_come_from_the_registry() {
 #[test]
 fn list_and_full_text_are_kept() {
     assert_eq!(criterion("Patient", "_list", "42"), Criterion::List(vec![id("42")]));
-    assert_eq!(
-        criterion("Patient", "_text", "cancer"),
-        Criterion::FullText(vec!["cancer".into()])
-    );
-    assert_eq!(
-        criterion("Patient", "_content", "a,b"),
-        Criterion::FullText(vec!["a".into(), "b".into()])
-    );
+    let Criterion::FullText(queries) = criterion("Patient", "_content", "a,B c") else {
+        panic!("not full text");
+    };
+    let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+    assert_eq!(texts, ["a", "B c"]);
+    assert_eq!(queries[0].expr, TextExpr::Phrase(vec!["a".into()]));
+    assert!(matches!(criterion("Patient", "_text", "cancer"), Criterion::FullText(q) if q.len() == 1));
     rejected("Patient", &[("_list", "not an id")]);
+    // Bad text-query syntax is a bad value, whatever the handling.
+    let (code, message) = rejected("Patient", &[("_text", "(bone OR liver")]);
+    assert_eq!(code, IssueType::Value);
+    assert!(message.contains("parenthesis"), "{message}");
 }
 
 // --- Strict and lenient handling ---

@@ -58,6 +58,9 @@ pub enum ValueError {
     NotASortKey,
     #[error("is not Type:parameter[:TargetType] or *")]
     NotAnInclude,
+    /// A `_text` / `_content` value that is not a text query.
+    #[error("{0}")]
+    NotATextQuery(super::TextQueryError),
 }
 
 /// The comparison prefix of number, date and quantity values

@@ -11,7 +11,8 @@
 //! default), numbers as doubles converted the way the index stores them.
 //!
 //! One submodule per parameter type; each writes the condition on one index
-//! row (or one composite component slot) for one value.
+//! row (or one composite component slot) for one value. `text` writes the
+//! whole `_text` / `_content` condition, which is not an `EXISTS`.
 
 mod composite;
 mod date;
@@ -19,6 +20,7 @@ mod number;
 mod quantity;
 mod reference;
 mod string;
+mod text;
 mod token;
 mod uri;
 
@@ -359,7 +361,7 @@ impl<'a> Emit<'a> {
                 Ok(())
             }
             Criterion::Special(_) => Err(SearchError::NotSupported(format!("the special parameter '{code}'"))),
-            Criterion::FullText(_) => Err(SearchError::NotSupported(format!("full-text search ({code})"))),
+            Criterion::FullText(queries) => text::condition(self, resource, code, queries),
         }
     }
 

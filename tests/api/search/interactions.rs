@@ -222,9 +222,17 @@ async fn capabilities_list_search_parameters(backend: Backend) {
         r#""name":"birthdate""#,
         r#""name":"_id""#,
         r#""name":"_lastUpdated""#,
+        r#""name":"_text""#,
+        r#""name":"_content""#,
     ] {
         assert!(params.contains(expected), "{expected} in {params}");
     }
+    let bundle = resource("Bundle")["searchParam"].to_string();
+    assert!(
+        bundle.contains(r#""name":"_content""#) && !bundle.contains(r#""name":"_text""#),
+        "{bundle}"
+    );
+    assert!(rest["searchParam"].to_string().contains(r#""name":"_content""#));
     assert!(patient["searchInclude"].to_string().contains("Patient:organization"));
     let location = resource("Location")["searchParam"].to_string();
     assert!(!location.contains(r#""name":"near""#), "{location}");

@@ -8,6 +8,7 @@ mod chains;
 mod interactions;
 mod oracle;
 mod paging;
+mod text;
 mod types;
 
 use serde_json::Value;
