@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Runs the REST benchmark (benches/rest.rs) against a private PostgreSQL
-# cluster with durable settings (fsync and synchronous_commit on, as a user
-# would run it), then stops the cluster and removes its directory.
+# Runs a PostgreSQL benchmark (benches/rest.rs by default, or
+# benches/search.rs) against a private PostgreSQL cluster with durable
+# settings (fsync and synchronous_commit on, as a user would run it), then
+# stops the cluster and removes its directory.
 #
-#   benches/postgres.sh            # cargo bench --bench rest
-#   benches/postgres.sh --no-run   # extra args go to cargo bench
+#   benches/postgres.sh                  # cargo bench --bench rest
+#   benches/postgres.sh --bench search   # cargo bench --bench search
+#   benches/postgres.sh --no-run         # extra args go to cargo bench
+#
+# IPE_BENCH_KEEP=1 leaves the cluster running afterwards (the search bench
+# then keeps its database too), to run EXPLAIN ANALYZE on it; the script
+# prints how to connect and how to stop it.
 #
 # Needs the PostgreSQL server binaries (initdb, pg_ctl; Debian keeps them in
 # /usr/lib/postgresql/<version>/bin) and the outside test data (IPE_TEST_DATA,
@@ -86,4 +92,18 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 
 export IPE_BENCH_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') (durable settings) at $IPE_BENCH_DATABASE_URL"
-cargo bench --bench rest "$@"
+# `--bench rest` unless the arguments name a bench themselves.
+bench_args=(--bench rest)
+for arg in "$@"; do
+  case "$arg" in --bench | --bench=*) bench_args=() ;; esac
+done
+
+if [ "${IPE_BENCH_KEEP:-}" = 1 ]; then
+  trap - EXIT
+  rc=0
+  cargo bench ${bench_args[@]+"${bench_args[@]}"} "$@" || rc=$?
+  echo "kept the cluster: psql -h $pg_dir -p $port -U postgres <database>"
+  echo "stop it with: ${pg_run[*]+${pg_run[*]} }$pg_bin/pg_ctl -D $pg_data -m fast stop && rm -rf $pg_dir"
+  exit "$rc"
+fi
+cargo bench ${bench_args[@]+"${bench_args[@]}"} "$@"
