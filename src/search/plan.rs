@@ -130,7 +130,10 @@ impl<'r> Plan<'r> {
     }
 
     /// Up to `limit` matches after (or, for a backward cursor, before) the
-    /// cursor, in the search's order (reversed for a backward cursor).
+    /// cursor, in the search's order (reversed for a backward cursor). The
+    /// page's rows are chosen first (`p`, materialised, keys only) and only
+    /// they are joined to their bodies: joining every match's body before
+    /// the `LIMIT` cost a read per match (docs/PERFORMANCE.md, search).
     pub(crate) fn page_statement(&self, pin: i64, cursor: Option<&Cursor>, limit: i64) -> Sql {
         let mut sql = self.matches();
         let mut e = Emit::new(&mut sql, &self.env, self.registry);
@@ -141,28 +144,39 @@ impl<'r> Plan<'r> {
             e.push(&format!(" AS k{i}"));
         }
         e.push(" FROM m WHERE m.rkey <= ").int(pin).push(")");
-        e.push(" SELECT s.rkey, s.rtype, s.id, s.version, s.last_updated");
-        for i in 0..self.sort.len() {
-            e.push(&format!(", s.k{i}"));
-        }
-        e.push(", v.body FROM s JOIN resource_versions v ON v.rkey = s.rkey AND v.version = s.version");
         let backward = cursor.is_some_and(|c| c.backward);
+        e.push(", p AS MATERIALIZED (SELECT * FROM s");
         if let Some(cursor) = cursor {
             e.push(" WHERE ");
             self.keyset(&mut e, cursor);
         }
+        self.order_by(&mut e, "s", backward);
+        e.push(" LIMIT ").int(limit).push(")");
+        e.push(" SELECT p.rkey, p.rtype, p.id, p.version, p.last_updated");
+        for i in 0..self.sort.len() {
+            e.push(&format!(", p.k{i}"));
+        }
+        e.push(", v.body FROM p JOIN resource_versions v ON v.rkey = p.rkey AND v.version = p.version");
+        self.order_by(&mut e, "p", backward);
+        sql
+    }
+
+    /// ` ORDER BY` the sort keys of `rows` (`s` or `p`), then the resource
+    /// key. Resources without a value come last, whichever the direction
+    /// (and first when reading backwards): `NULLS LAST` / `NULLS FIRST`
+    /// rather than a second `IS NULL` key, which evaluated the key twice.
+    fn order_by(&self, e: &mut Emit<'_>, rows: &str, backward: bool) {
         e.push(" ORDER BY ");
         for (i, key) in self.sort.iter().enumerate() {
-            // Resources without a value last, whichever the direction (and
-            // first when reading backwards).
             let text = if key.kind == KeyKind::Text { e.bytewise() } else { "" };
             let descending = key.descending != backward;
-            e.push(&format!("(s.k{i} IS NULL){}, ", if backward { " DESC" } else { "" }));
-            e.push(&format!("s.k{i}{text}{}, ", if descending { " DESC" } else { "" }));
+            let nulls = if backward { "FIRST" } else { "LAST" };
+            e.push(&format!(
+                "{rows}.k{i}{text}{} NULLS {nulls}, ",
+                if descending { " DESC" } else { "" }
+            ));
         }
-        e.push(if backward { "s.rkey DESC" } else { "s.rkey" });
-        e.push(" LIMIT ").int(limit);
-        sql
+        e.push(&format!("{rows}.rkey{}", if backward { " DESC" } else { "" }));
     }
 
     /// The rows strictly after (or before) the cursor's row in the search's
