@@ -89,12 +89,15 @@ pub async fn refresh(ctx: &Context) -> Result<(), FhirError> {
     for error in rejected {
         tracing::warn!(%error, "stored SearchParameter left out");
     }
+    // Only parameters the registry took get a job.
+    let keys: Vec<_> = stored
+        .iter()
+        .filter_map(job_key)
+        .filter(|(url, ..)| registry.by_url(url).is_some())
+        .collect();
     ctx.registry.replace(registry);
     let now = ctx.clock.now_micros();
-    for resource in &stored {
-        let Some((url, definition, code, types)) = job_key(resource) else {
-            continue;
-        };
+    for (url, definition, code, types) in keys {
         // The base definition stored as a resource: indexed already.
         if base_definitions().contains(&(url.clone(), definition.clone())) {
             continue;
@@ -131,13 +134,13 @@ pub async fn resume(ctx: &Context) -> Result<(), FhirError> {
     Ok(())
 }
 
-/// The current, usable SearchParameters stored on the server.
+/// The current SearchParameters stored on the server, but retired ones.
 async fn stored_search_parameters(ctx: &Context) -> Result<Vec<Value>, FhirError> {
     let bodies = ctx.store.current_bodies("SearchParameter").await?;
     Ok(bodies
         .iter()
         .filter_map(|body| serde_json::from_slice::<Value>(body).ok())
-        .filter(|r| !is_retired(r) && Registry::from_resources([r]).is_ok())
+        .filter(|r| !is_retired(r))
         .collect())
 }
 
@@ -253,11 +256,7 @@ fn entries_of(registry: &Registry, code: &str, body: &[u8]) -> Vec<index::IndexE
     let Ok(resource) = serde_json::from_slice::<Value>(body) else {
         return Vec::new();
     };
-    index::extract(registry, &resource)
-        .entries
-        .into_iter()
-        .filter(|e| e.code == code)
-        .collect()
+    index::extract_param(registry, &resource, code).entries
 }
 
 /// `GET [base]/$reindex-status`: every job, newest first, as a Parameters

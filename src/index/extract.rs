@@ -130,25 +130,7 @@ pub fn extract(registry: &Registry, resource: &Value) -> Extraction {
     let env = Env::new().with_resource(resource);
     let mut values = Vec::new();
     for param in registry.for_type(resource_type) {
-        let Some(expression) = &param.expression else {
-            continue;
-        };
-        let items = match expression.evaluate(resource, &env) {
-            Ok(items) => items,
-            Err(error) => {
-                extraction.skipped.push((param.url.clone(), error.to_string()));
-                continue;
-            }
-        };
-        values.clear();
-        if param.kind == ParamType::Composite {
-            composites(param, &items, &env, &mut values, &mut extraction.skipped);
-        } else {
-            for item in &items {
-                item_values(param.kind, item, &mut values);
-            }
-        }
-        push_entries(param, &mut values, &mut extraction.entries);
+        extract_one(param, resource, &env, &mut values, &mut extraction);
     }
     let text = full_text(resource);
     if !text.is_empty() {
@@ -160,6 +142,52 @@ pub fn extract(registry: &Registry, resource: &Value) -> Extraction {
         });
     }
     extraction
+}
+
+/// What a resource is indexed under for the one parameter `code` of its
+/// type (nothing if its type has no such parameter): what [`extract`] gives
+/// for it, without evaluating the others (a reindex job's work).
+pub fn extract_param(registry: &Registry, resource: &Value, code: &str) -> Extraction {
+    let mut extraction = Extraction::default();
+    let param = resource
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .and_then(|t| registry.get(t, code));
+    if let Some(param) = param {
+        let env = Env::new().with_resource(resource);
+        extract_one(param, resource, &env, &mut Vec::new(), &mut extraction);
+    }
+    extraction
+}
+
+/// Evaluates one parameter on `resource` into `extraction`; `values` is
+/// scratch space, reused across parameters.
+fn extract_one<'a>(
+    param: &SearchParam,
+    resource: &'a Value,
+    env: &Env<'a>,
+    values: &mut Vec<IndexValue>,
+    extraction: &mut Extraction,
+) {
+    let Some(expression) = &param.expression else {
+        return;
+    };
+    let items = match expression.evaluate(resource, env) {
+        Ok(items) => items,
+        Err(error) => {
+            extraction.skipped.push((param.url.clone(), error.to_string()));
+            return;
+        }
+    };
+    values.clear();
+    if param.kind == ParamType::Composite {
+        composites(param, &items, env, values, &mut extraction.skipped);
+    } else {
+        for item in &items {
+            item_values(param.kind, item, values);
+        }
+    }
+    push_entries(param, values, &mut extraction.entries);
 }
 
 /// The values of one result item for a parameter of type `kind`.

@@ -4,7 +4,7 @@
 //! ([`LiveRegistry::current`]) and keep it for the whole request, so a
 //! search is planned and a resource indexed against one consistent registry.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use super::Registry;
@@ -15,18 +15,19 @@ pub struct LiveRegistry {
     /// Set when stored SearchParameters changed; the refresher
     /// (`crate::reindex`) rebuilds once for any number of changes.
     pub refresh_wanted: tokio::sync::Notify,
-    /// `(resource type, code)` of parameters whose rows for resources
-    /// written before they were defined are still being written.
-    reindexing: RwLock<HashSet<(String, String)>>,
+    /// code → resource types, of parameters whose rows for resources
+    /// written before they were defined are still being written. Every
+    /// search asks; keyed so that asking allocates nothing.
+    reindexing: RwLock<HashMap<String, HashSet<String>>>,
 }
 
 impl Default for LiveRegistry {
     /// The base R4 parameters only.
     fn default() -> Self {
         LiveRegistry {
-            current: RwLock::new(Arc::new(Registry::r4_with(&[]).0)),
+            current: RwLock::new(Registry::r4_arc()),
             refresh_wanted: tokio::sync::Notify::new(),
-            reindexing: RwLock::new(HashSet::new()),
+            reindexing: RwLock::new(HashMap::new()),
         }
     }
 }
@@ -52,16 +53,18 @@ impl LiveRegistry {
     /// Marks the parameter `code` of each of `types` as being reindexed
     /// (`true`) or done (`false`).
     pub fn set_reindexing(&self, types: &[String], code: &str, on: bool) {
-        let mut set = match self.reindexing.write() {
+        let mut map = match self.reindexing.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        for t in types {
-            let key = (t.clone(), code.to_owned());
-            if on {
-                set.insert(key);
-            } else {
-                set.remove(&key);
+        if on {
+            map.entry(code.to_owned()).or_default().extend(types.iter().cloned());
+        } else if let Some(set) = map.get_mut(code) {
+            for t in types {
+                set.remove(t);
+            }
+            if set.is_empty() {
+                map.remove(code);
             }
         }
     }
@@ -69,14 +72,15 @@ impl LiveRegistry {
     /// Whether searches on `code` of `resource_type` may miss resources
     /// written before the parameter was defined.
     pub fn is_reindexing(&self, resource_type: &str, code: &str) -> bool {
-        let set = match self.reindexing.read() {
+        let map = match self.reindexing.read() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        set.contains(&(resource_type.to_owned(), code.to_owned()))
-            || ["Resource", "DomainResource"]
+        map.get(code).is_some_and(|types| {
+            [resource_type, "Resource", "DomainResource"]
                 .iter()
-                .any(|base| set.contains(&((*base).to_owned(), code.to_owned())))
+                .any(|t| types.contains(*t))
+        })
     }
 }
 

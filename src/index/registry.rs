@@ -6,7 +6,7 @@
 //! declared on the type itself with the same code wins.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -147,14 +147,14 @@ impl Registry {
     /// logged and left out rather than costing every other parameter; the
     /// tests pin which ones.
     pub fn r4() -> &'static Registry {
-        static REGISTRY: OnceLock<Registry> = OnceLock::new();
-        REGISTRY.get_or_init(|| {
-            let (registry, rejected) = load_r4(&[]);
-            for error in rejected {
-                tracing::warn!(%error, "R4 SearchParameter left out");
-            }
-            registry
-        })
+        r4_shared()
+    }
+
+    /// [`r4`](Self::r4) as a shared handle, for a server that has no
+    /// SearchParameters of its own (`crate::index::LiveRegistry`): one copy
+    /// per process, however many servers it runs.
+    pub fn r4_arc() -> Arc<Registry> {
+        r4_shared().clone()
     }
 
     /// From SearchParameter resources (packages, REST later). Parameters
@@ -199,6 +199,17 @@ impl Registry {
     fn type_params(&self, resource_type: &str) -> Option<&TypeParams> {
         self.by_type.get(resource_type).or_else(|| self.by_type.get("Resource"))
     }
+}
+
+fn r4_shared() -> &'static Arc<Registry> {
+    static REGISTRY: OnceLock<Arc<Registry>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let (registry, rejected) = load_r4(&[]);
+        for error in rejected {
+            tracing::warn!(%error, "R4 SearchParameter left out");
+        }
+        Arc::new(registry)
+    })
 }
 
 /// The base R4 SearchParameter resources as shipped (empty if the embedded

@@ -530,3 +530,27 @@ fn an_extension_is_indexed_by_its_value() {
         [token(Some("http://www.genenames.org"), Some("3236"), None)]
     );
 }
+
+/// One parameter alone gives what the whole extraction gives for it.
+#[test]
+fn one_parameter_alone_matches_the_whole_extraction() {
+    let obs = json!({
+        "resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+        "component": [{"code": {"text": "x"}, "valueQuantity": {"value": 1, "code": "mm[Hg]", "system": "http://unitsofmeasure.org"}}]
+    });
+    let all = extract(Registry::r4(), &obs).entries;
+    for code in [
+        "code",
+        "value-quantity",
+        "combo-code-value-quantity",
+        "status",
+        "subject",
+    ] {
+        let alone = extract_param(Registry::r4(), &obs, code).entries;
+        let expected: Vec<IndexEntry> = all.iter().filter(|e| e.code == code).cloned().collect();
+        assert_eq!(alone, expected, "{code}");
+    }
+    assert!(extract_param(Registry::r4(), &obs, "nonsense").entries.is_empty());
+}
