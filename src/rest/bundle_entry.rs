@@ -356,25 +356,9 @@ pub(super) async fn write(
         plain => plain,
     };
     match action {
-        Action::Create { rtype, resource } => create::apply(tx, ctx, rtype, new_id, resource)
-            .await
-            .map(EntryResult::written),
-        Action::Update {
-            rtype,
-            id,
-            resource,
-            if_match,
-        } => update::apply(tx, ctx, rtype, &id, resource, if_match, Method::Put)
-            .await
-            .map(EntryResult::written),
-        Action::Patch {
-            rtype,
-            id,
-            patch,
-            if_match,
-        } => patch::apply(tx, ctx, rtype, &id, &patch, if_match)
-            .await
-            .map(EntryResult::written),
+        write @ (Action::Create { .. } | Action::Update { .. } | Action::Patch { .. }) => {
+            written(tx, ctx, write, new_id).await.map(EntryResult::written)
+        }
         Action::Delete { rtype, id, if_match } => match delete::apply(tx, ctx, rtype, &id, if_match).await? {
             delete::Deleted::Now(v) => Ok(EntryResult::new("204 No Content", Some(v), None)),
             delete::Deleted::Already { .. } => Ok(EntryResult::new("204 No Content", None, None)),
@@ -387,6 +371,33 @@ pub(super) async fn write(
         Action::Read { .. } | Action::VRead { .. } | Action::Search { .. } | Action::Conditional(_) => {
             Err(FhirError::NotImplemented("a read is not a write".into()))
         }
+    }
+}
+
+/// Carries out a create (with id `new_id`), an update or a patch.
+pub(super) async fn written(
+    tx: &mut WriteTx,
+    ctx: &Context,
+    action: Action,
+    new_id: &str,
+) -> Result<Written, FhirError> {
+    match action {
+        Action::Create { rtype, resource } => create::apply(tx, ctx, rtype, new_id, resource).await,
+        Action::Update {
+            rtype,
+            id,
+            resource,
+            if_match,
+        } => update::apply(tx, ctx, rtype, &id, resource, if_match, Method::Put).await,
+        Action::Patch {
+            rtype,
+            id,
+            patch,
+            if_match,
+        } => patch::apply(tx, ctx, rtype, &id, &patch, if_match).await,
+        _ => Err(FhirError::NotImplemented(
+            "only a create, an update or a patch writes a version".into(),
+        )),
     }
 }
 

@@ -17,17 +17,17 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use super::bundle_entry::Action;
+use super::bundle_entry::{written, Action};
 use super::patch::PatchDocument;
 use super::write::check_body;
-use super::{create, delete, patch, update, Context, IfMatch, Versioned, Written};
+use super::{delete, Context, IfMatch, Versioned, Written};
 use crate::config::ConditionalDelete;
 use crate::error::FhirError;
 use crate::model::{Id, ResourceType};
 use crate::outcome::IssueType;
 use crate::search::params::{self, ParseOptions};
 use crate::search::{Env, Plan};
-use crate::store::{FoundRow, Method, WriteTx};
+use crate::store::{FoundRow, WriteTx};
 
 /// The most resources one conditional delete removes.
 pub const MAX_DELETE: usize = 1000;
@@ -312,7 +312,7 @@ pub async fn create(ctx: &Context, criteria: Criteria, resource: Value) -> Resul
         Conditional::Create { criteria, resource },
         async |tx, action| match action {
             Action::Found { version } => Ok(Created::Found(version)),
-            other => written(tx, ctx, other).await.map(Created::New),
+            other => written(tx, ctx, other, &ctx.ids.new_id()).await.map(Created::New),
         },
     )
     .await
@@ -332,7 +332,10 @@ pub async fn update(
         resource,
         if_match,
     };
-    run(ctx, conditional, async |tx, action| written(tx, ctx, action).await).await
+    run(ctx, conditional, async |tx, action| {
+        written(tx, ctx, action, &ctx.ids.new_id()).await
+    })
+    .await
 }
 
 /// `PATCH [base]/[type]?criteria`.
@@ -348,7 +351,10 @@ pub async fn patch(
         patch,
         if_match,
     };
-    run(ctx, conditional, async |tx, action| written(tx, ctx, action).await).await
+    run(ctx, conditional, async |tx, action| {
+        written(tx, ctx, action, &ctx.ids.new_id()).await
+    })
+    .await
 }
 
 /// `DELETE [base]/[type]?criteria`: the versions written (none when
@@ -379,29 +385,6 @@ pub(super) async fn delete_all(
         }
     }
     Ok(deleted)
-}
-
-/// Carries out the create, update or patch a conditional update or patch
-/// resolved to.
-async fn written(tx: &mut WriteTx, ctx: &Context, action: Action) -> Result<Written, FhirError> {
-    match action {
-        Action::Create { rtype, resource } => create::apply(tx, ctx, rtype, &ctx.ids.new_id(), resource).await,
-        Action::Update {
-            rtype,
-            id,
-            resource,
-            if_match,
-        } => update::apply(tx, ctx, rtype, &id, resource, if_match, Method::Put).await,
-        Action::Patch {
-            rtype,
-            id,
-            patch,
-            if_match,
-        } => patch::apply(tx, ctx, rtype, &id, &patch, if_match).await,
-        _ => Err(FhirError::NotImplemented(
-            "a conditional write resolved to an unexpected action".into(),
-        )),
-    }
 }
 
 /// Replaces every conditional reference (`"reference": "Type?criteria"`) in
