@@ -27,16 +27,17 @@
 //! Clients run in this process, so they share the CPU with the server, as a
 //! load generator on the same machine would.
 
-use std::io::Read;
-use std::path::PathBuf;
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ipe::config::{Config, Overrides};
-use ipe::startup::Application;
 use serde_json::Value;
-use sqlx::Connection;
+
+use support::{
+    admin_url, ms, percentile, pg_setting, read_synthea, validator_warm_up, Database, Server, SyntheaBundle, FHIR_JSON,
+};
 
 /// Bounds of the create and read loops: per client count, at most this many
 /// requests in total and at most this long.
@@ -45,8 +46,6 @@ const READS: usize = 20_000;
 const LOOP_TIME: Duration = Duration::from_secs(20);
 /// A Synthea load that takes longer than this is stopped (and reported as such).
 const LOAD_TIME: Duration = Duration::from_secs(600);
-
-const FHIR_JSON: &str = "application/fhir+json";
 
 fn main() {
     // Log as the server does in production (one line per request, at info),
@@ -63,20 +62,13 @@ fn main() {
 }
 
 async fn run() {
-    let admin = std::env::var("IPE_BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("IPE_TEST_POSTGRES_URL"))
-        .unwrap_or_else(|_| {
-            eprintln!(
-                "rest bench: set IPE_BENCH_DATABASE_URL to a PostgreSQL URL whose role may create databases\n\
-                 (or run benches/postgres.sh, which starts a private PostgreSQL)"
-            );
-            std::process::exit(2);
-        });
-    let bundles = load_synthea();
-    let resources: usize = bundles.iter().map(|b| b.entries).sum();
-    let pg_version = pg_setting(&admin, "server_version").await;
-    let fsync = pg_setting(&admin, "fsync").await;
-    let sync_commit = pg_setting(&admin, "synchronous_commit").await;
+    let admin = admin_url("benches/postgres.sh").unwrap_or_else(|e| exit(&e));
+    let bundles = read_synthea().unwrap_or_else(|e| exit(&e));
+    let resources: usize = bundles.iter().map(|b| b.resources).sum();
+    let setting = |name| pg_setting(&admin, name);
+    let pg_version = setting("server_version").await.expect("PostgreSQL setting");
+    let fsync = setting("fsync").await.expect("PostgreSQL setting");
+    let sync_commit = setting("synchronous_commit").await.expect("PostgreSQL setting");
     println!(
         "Ipê REST benchmark: {} CPUs, PostgreSQL {pg_version} (fsync={fsync}, synchronous_commit={sync_commit}), {} build",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -90,11 +82,7 @@ async fn run() {
     // The server compiles the structural validator's schemas on a
     // background thread at start; time that once, and let each server
     // finish it before measuring.
-    let t = Instant::now();
-    ipe::validation::StructuralValidator::new()
-        .expect("validator")
-        .warm_up();
-    let warm_up = t.elapsed();
+    let warm_up = validator_warm_up();
     println!(
         "validator warm-up at server start: {:.2} s (waited out before each run)\n",
         warm_up.as_secs_f64()
@@ -105,15 +93,15 @@ async fn run() {
     let mut rows = Vec::new();
     if wanted("synthea") {
         for clients in [1, 4] {
-            let db = Database::create(&admin).await;
-            let server = Server::start(&db.url, warm_up).await;
+            let db = Database::create(&admin).await.expect("bench database");
+            let server = Server::start(&db.url, warm_up).await.expect("server");
             rows.push(synthea_load(&server, &bundles, clients).await);
             db.drop(&admin).await;
         }
     }
     if wanted("create") || wanted("read") {
-        let db = Database::create(&admin).await;
-        let server = Server::start(&db.url, warm_up).await;
+        let db = Database::create(&admin).await.expect("bench database");
+        let server = Server::start(&db.url, warm_up).await.expect("server");
         let mut ids = Vec::new();
         for clients in [1, 8] {
             let (row, created) = creates(&server, clients).await;
@@ -149,37 +137,10 @@ struct Row {
     note: String,
 }
 
-struct SyntheaBundle {
-    name: String,
-    body: Vec<u8>,
-    entries: usize,
-}
-
-fn load_synthea() -> Vec<SyntheaBundle> {
-    let data = std::env::var("IPE_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fhir"));
-    let path = data.join("synthea/synthea-r4-dev-78.tar.gz");
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| {
-        eprintln!("rest bench: cannot open {} ({e}); set IPE_TEST_DATA", path.display());
-        std::process::exit(2);
-    });
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut out = Vec::new();
-    for entry in archive.entries().expect("tar entries") {
-        let mut entry = entry.expect("tar entry");
-        let name = entry.path().expect("entry path").to_string_lossy().into_owned();
-        if !name.ends_with(".json") {
-            continue;
-        }
-        let mut body = Vec::new();
-        entry.read_to_end(&mut body).expect("read Bundle");
-        let v: Value = serde_json::from_slice(&body).expect("Bundle JSON");
-        let entries = v["entry"].as_array().map_or(0, Vec::len);
-        out.push(SyntheaBundle { name, body, entries });
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
+/// Stops the bench with a message: what it needs is missing.
+fn exit(message: &str) -> ! {
+    eprintln!("rest bench: {message}");
+    std::process::exit(2);
 }
 
 /// What the server does to a Synthea load besides HTTP and the database,
@@ -245,7 +206,7 @@ async fn synthea_load(server: &Server, bundles: &[SyntheaBundle], clients: usize
     // Warm-up, untimed: the smallest Bundle (102 Practitioners).
     let warm = bundles
         .iter()
-        .filter(|b| b.entries > 0)
+        .filter(|b| b.resources > 0)
         .min_by_key(|b| b.body.len())
         .expect("a Bundle");
     server
@@ -256,7 +217,7 @@ async fn synthea_load(server: &Server, bundles: &[SyntheaBundle], clients: usize
     let bundles: Arc<Vec<(String, Vec<u8>, usize)>> = Arc::new(
         bundles
             .iter()
-            .map(|b| (b.name.clone(), b.body.clone(), b.entries))
+            .map(|b| (b.name.clone(), b.body.clone(), b.resources))
             .collect(),
     );
     let next = Arc::new(AtomicUsize::new(0));
@@ -409,51 +370,7 @@ async fn join(tasks: Vec<tokio::task::JoinHandle<ClientResult>>) -> ClientResult
 
 // --- the server and its database --------------------------------------------
 
-#[derive(Clone)]
-struct Server {
-    base: String,
-    client: reqwest::Client,
-}
-
 impl Server {
-    /// Starts a server on `database_url` and waits `warm_up` for its
-    /// background start-up work.
-    async fn start(database_url: &str, warm_up: Duration) -> Server {
-        let overrides = Overrides {
-            host: Some("127.0.0.1".into()),
-            port: Some(0),
-            database_url: Some(database_url.to_string()),
-            ..Default::default()
-        };
-        let config = Config::load(&overrides).expect("config");
-        let app = Application::build(&config).await.expect("start the server");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        tokio::time::sleep(warm_up.mul_f64(1.5)).await;
-        Server {
-            base,
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn post_bundle(&self, body: &[u8]) -> Result<(), String> {
-        let res = self
-            .client
-            .post(format!("{}/", self.base))
-            .header("Content-Type", FHIR_JSON)
-            .header("Prefer", "return=minimal")
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = res.status().as_u16();
-        let text = res.text().await.map_err(|e| e.to_string())?;
-        if status != 200 {
-            return Err(format!("status {status}: {}", &text[..text.len().min(500)]));
-        }
-        Ok(())
-    }
-
     async fn create_patient(&self, body: Vec<u8>) -> String {
         let res = self
             .client
@@ -489,42 +406,6 @@ impl Server {
     }
 }
 
-struct Database {
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create(admin: &str) -> Database {
-        let name = format!("ipe_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to PostgreSQL");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        let (server, _) = admin.rsplit_once('/').expect("URL has a database");
-        let url = format!("{server}/{name}");
-        Database { name, url }
-    }
-
-    /// Drops the database, closing the (still running) server's connections.
-    async fn drop(self, admin: &str) {
-        let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to PostgreSQL");
-        let sql = format!("DROP DATABASE {} WITH (FORCE)", self.name);
-        if let Err(e) = sqlx::query(&sql).execute(&mut conn).await {
-            eprintln!("could not drop {}: {e}", self.name);
-        }
-    }
-}
-
-async fn pg_setting(admin: &str, name: &str) -> String {
-    let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect to PostgreSQL");
-    sqlx::query_scalar::<_, String>(&format!("SHOW {name}"))
-        .fetch_one(&mut conn)
-        .await
-        .expect("SHOW")
-}
-
 // --- output ----------------------------------------------------------------
 
 fn print_table(rows: &[Row]) {
@@ -553,17 +434,4 @@ fn print_table(rows: &[Row]) {
             }
         );
     }
-}
-
-/// Nearest-rank percentile of sorted latencies.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

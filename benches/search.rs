@@ -57,18 +57,21 @@
 //! Clients run in this process, so they share the CPUs with the server and
 //! PostgreSQL, as a load generator on the same machine would.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ipe::config::{Config, Overrides};
-use ipe::startup::Application;
 use reqwest::Url;
 use serde_json::Value;
 use sqlx::Connection;
+
+use support::{
+    admin_url, expect_200, ms, percentile, pg_setting, read_synthea, truncate, validator_warm_up, Database, Result,
+    Server, SyntheaBundle, FHIR_JSON,
+};
 
 /// (clients, timed requests in total) for each query.
 const RUNS: [(usize, usize); 2] = [(1, 200), (8, 800)];
@@ -85,14 +88,11 @@ const TYPICAL_P50: Duration = Duration::from_millis(5);
 const TOTAL_P50: Duration = Duration::from_millis(50);
 const LOAD_TARGET: f64 = 1_500.0;
 
-const FHIR_JSON: &str = "application/fhir+json";
 const LOINC: &str = "http://loinc.org";
 const SNOMED: &str = "http://snomed.info/sct";
 /// Every Synthea Patient keeps its original uuid under this identifier
 /// system, which finds it again after the server assigned it a new id.
 const SYNTHEA_ID: &str = "https://github.com/synthetichealth/synthea";
-
-type Result<T, E = String> = std::result::Result<T, E>;
 
 fn main() {
     init_logging();
@@ -125,8 +125,11 @@ fn init_logging() {
 }
 
 async fn run() -> Result<()> {
-    let admin = admin_url()?;
+    let admin = admin_url("benches/postgres.sh --bench search")?;
     let bundles = read_synthea()?;
+    if bundles.len() != 78 {
+        return Err(format!("expected 78 Synthea Bundles, found {}", bundles.len()));
+    }
     let picks = Picks::from_bundles(&bundles)?;
     print_header(&admin, &bundles).await?;
     let warm_up = validator_warm_up();
@@ -165,16 +168,6 @@ async fn run() -> Result<()> {
     Ok(())
 }
 
-fn admin_url() -> Result<String> {
-    std::env::var("IPE_BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("IPE_TEST_POSTGRES_URL"))
-        .map_err(|_| {
-            "set IPE_BENCH_DATABASE_URL to a PostgreSQL URL whose role may create databases\n\
-             (or run benches/postgres.sh --bench search, which starts a private PostgreSQL)"
-                .to_string()
-        })
-}
-
 fn env_number(name: &str, default: usize) -> Result<usize> {
     match std::env::var(name) {
         Ok(v) => v.parse().map_err(|_| format!("{name}={v} is not a number")),
@@ -203,17 +196,6 @@ async fn print_header(admin: &str, bundles: &[SyntheaBundle]) -> Result<()> {
     Ok(())
 }
 
-/// The server compiles its validator's schemas on a background thread at
-/// start; time that once here, so the server can be given the time to
-/// finish before the load is measured.
-fn validator_warm_up() -> Duration {
-    let t = Instant::now();
-    ipe::validation::StructuralValidator::new()
-        .expect("validator")
-        .warm_up();
-    t.elapsed()
-}
-
 /// The 1-, 5- and 15-minute load averages: how busy the machine was.
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -222,41 +204,6 @@ fn load_average() -> String {
 }
 
 // --- the Synthea data --------------------------------------------------------
-
-struct SyntheaBundle {
-    name: String,
-    body: Vec<u8>,
-    resources: usize,
-}
-
-fn read_synthea() -> Result<Vec<SyntheaBundle>> {
-    let data = std::env::var("IPE_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fhir"));
-    let path = data.join("synthea/synthea-r4-dev-78.tar.gz");
-    let file =
-        std::fs::File::open(&path).map_err(|e| format!("cannot open {} ({e}); set IPE_TEST_DATA", path.display()))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut out = Vec::new();
-    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
-    for entry in archive.entries().map_err(fail)? {
-        let mut entry = entry.map_err(fail)?;
-        let name = entry.path().map_err(fail)?.to_string_lossy().into_owned();
-        if !name.ends_with(".json") {
-            continue;
-        }
-        let mut body = Vec::new();
-        entry.read_to_end(&mut body).map_err(fail)?;
-        let bundle: Value = serde_json::from_slice(&body).map_err(|e| format!("{name}: {e}"))?;
-        let resources = bundle["entry"].as_array().map_or(0, Vec::len);
-        out.push(SyntheaBundle { name, body, resources });
-    }
-    if out.len() != 78 {
-        return Err(format!("{}: expected 78 Bundles, found {}", path.display(), out.len()));
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
-}
 
 /// Real values for the queries, taken from the Bundles before they are
 /// loaded, with the counts that some queries must return.
@@ -824,50 +771,9 @@ async fn set_plan_cache_mode(admin: &str, database: &str) -> Result<()> {
     run_sql(admin, &format!("plan_cache_mode = {mode}"), &sql).await
 }
 
-// --- the server and its database ---------------------------------------------
-
-#[derive(Clone)]
-struct Server {
-    base: String,
-    client: reqwest::Client,
-}
+// --- the server ------------------------------------------------------------
 
 impl Server {
-    /// Starts a server on `database_url` and waits out its background
-    /// start-up work (`warm_up`, with a margin).
-    async fn start(database_url: &str, warm_up: Duration) -> Result<Server> {
-        let overrides = Overrides {
-            host: Some("127.0.0.1".into()),
-            port: Some(0),
-            database_url: Some(database_url.to_string()),
-            ..Default::default()
-        };
-        let config = Config::load(&overrides).map_err(|e| format!("config: {e}"))?;
-        let app = Application::build(&config)
-            .await
-            .map_err(|e| format!("start the server: {e}"))?;
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        tokio::time::sleep(warm_up.mul_f64(1.5)).await;
-        Ok(Server {
-            base,
-            client: reqwest::Client::new(),
-        })
-    }
-
-    async fn post_bundle(&self, body: &[u8]) -> Result<()> {
-        let res = self
-            .client
-            .post(format!("{}/", self.base))
-            .header("Content-Type", FHIR_JSON)
-            .header("Prefer", "return=minimal")
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        expect_200(res).await.map(drop)
-    }
-
     /// GETs a search and returns the body of its 200 answer.
     async fn search(&self, url: &Url) -> Result<Vec<u8>> {
         let res = self
@@ -896,68 +802,6 @@ impl Server {
             _ => Err(format!("Patient?identifier={SYNTHEA_ID}|{uuid}: not exactly one match")),
         }
     }
-}
-
-async fn expect_200(res: reqwest::Response) -> Result<Vec<u8>> {
-    let status = res.status().as_u16();
-    let body = res.bytes().await.map_err(|e| e.to_string())?;
-    if status != 200 {
-        return Err(format!(
-            "status {status}: {}",
-            truncate(&String::from_utf8_lossy(&body))
-        ));
-    }
-    Ok(body.to_vec())
-}
-
-fn truncate(text: &str) -> &str {
-    match text.char_indices().nth(500) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
-}
-
-struct Database {
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create(admin: &str) -> Result<Database> {
-        let name = format!("ipe_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(admin)
-            .await
-            .map_err(|e| format!("connect to PostgreSQL: {e}"))?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .map_err(|e| format!("create database: {e}"))?;
-        let (server, _) = admin.rsplit_once('/').ok_or("the database URL names no database")?;
-        let url = format!("{server}/{name}");
-        Ok(Database { name, url })
-    }
-
-    /// Drops the database, closing the (still running) server's connections.
-    async fn drop(self, admin: &str) {
-        let sql = format!("DROP DATABASE {} WITH (FORCE)", self.name);
-        let dropped = match sqlx::PgConnection::connect(admin).await {
-            Ok(mut conn) => sqlx::query(&sql).execute(&mut conn).await.map(drop),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = dropped {
-            eprintln!("could not drop {}: {e}", self.name);
-        }
-    }
-}
-
-async fn pg_setting(admin: &str, name: &str) -> Result<String> {
-    let mut conn = sqlx::PgConnection::connect(admin)
-        .await
-        .map_err(|e| format!("connect to PostgreSQL: {e}"))?;
-    sqlx::query_scalar::<_, String>(&format!("SHOW {name}"))
-        .fetch_one(&mut conn)
-        .await
-        .map_err(|e| format!("SHOW {name}: {e}"))
 }
 
 // --- output ------------------------------------------------------------------
@@ -1057,17 +901,4 @@ fn print_targets(load: &Load, rows: &[Row]) {
             }
         );
     }
-}
-
-/// Nearest-rank percentile of sorted latencies.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
