@@ -26,6 +26,7 @@ pub mod http;
 pub mod index;
 pub mod model;
 pub mod outcome;
+pub mod packages;
 pub mod reindex;
 pub mod rest;
 pub mod search;
