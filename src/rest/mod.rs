@@ -50,6 +50,8 @@ pub struct Context {
     pub conditional_delete: ConditionalDelete,
     /// The SearchParameters writes are indexed and searches planned with.
     pub registry: Arc<LiveRegistry>,
+    /// Conformance resources (base, packages, stored) by canonical URL.
+    pub canonicals: Arc<crate::packages::CanonicalRegistry>,
 }
 
 /// One version of a resource as served: the stored JSON and its identity.
