@@ -27,6 +27,8 @@ pub enum StartupError {
     Schema(#[from] SchemaLoadError),
     #[error("cannot load the stored SearchParameters: {0}")]
     SearchParameters(crate::error::FhirError),
+    #[error("cannot load the stored conformance resources: {0}")]
+    Conformance(crate::error::FhirError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
     #[error("cannot load packages: {0}")]
@@ -73,6 +75,10 @@ impl Application {
             .await
             .map_err(StartupError::SearchParameters)?;
         crate::reindex::spawn_refresher(&ctx);
+        let stored = crate::rest::canonicals::load_stored(&ctx)
+            .await
+            .map_err(StartupError::Conformance)?;
+        tracing::info!(stored, "conformance resources stored on the server are in the registry");
         let state = web::Data::new(AppState {
             started_at: instant(clock.now_micros()),
             ctx,

@@ -6,6 +6,7 @@
 pub mod batch;
 mod bundle_entry;
 mod bundle_writer;
+pub mod canonicals;
 pub mod capabilities;
 pub mod conditional;
 pub mod create;
