@@ -82,7 +82,6 @@ async fn unsupported_features_are_refused(backend: Backend) {
         "Observation?code:in=http://example.org/ValueSet/x",
         "Observation?code:below=http://snomed.info/sct%7C123",
         "Location?near=-83.69%7C42.25%7C10%7Ckm",
-        "Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203%7CMR%7C123",
         "Patient?_contained=true",
     ] {
         let r = app.get(query).await;

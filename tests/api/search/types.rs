@@ -416,9 +416,55 @@ async fn missing_and_deleted(backend: Backend) {
     .await;
 }
 
+/// search.html#token `:of-type`: `type-system|type-code|value` finds an
+/// identifier by its type coding and value; the value alone or another type
+/// does not.
+async fn identifier_of_type(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let v2 = "http://terminology.hl7.org/CodeSystem/v2-0203";
+    let typed = |id: &str, code: &str, value: &str| {
+        json!({"resourceType": "Patient", "id": id,
+            "identifier": [{"type": {"coding": [{"system": v2, "code": code}], "text": "record"},
+                            "system": "http://example.org/ids", "value": value}]})
+    };
+    put_all(
+        &app,
+        &[
+            typed("mr", "MR", "446053"),
+            typed("dl", "DL", "446053"),
+            typed("mr2", "MR", "999"),
+            json!({"resourceType": "Patient", "id": "untyped",
+                "identifier": [{"system": "http://example.org/ids", "value": "446053"}]}),
+        ],
+    )
+    .await;
+    let of_type = |code: &str, value: &str| format!("Patient?identifier:of-type={v2}%7C{code}%7C{value}");
+    expect(
+        &app,
+        &[
+            (&of_type("MR", "446053"), &["mr"]),
+            (&of_type("DL", "446053"), &["dl"]),
+            (&of_type("MR", "999"), &["mr2"]),
+            (&of_type("MR", "4460"), &[]),
+            (&format!("{}%2C{v2}%7CDL%7C446053", of_type("MR", "999")), &["dl", "mr2"]),
+            (&format!("Patient?identifier:of-type=http://other.org%7CMR%7C446053"), &[]),
+            // The type rows never widen ordinary token searches.
+            ("Patient?identifier=446053", &["dl", "mr", "untyped"]),
+            (&format!("Patient?identifier={v2}%7CMR"), &[]),
+            (&format!("Patient?identifier={v2}%7C"), &[]),
+            ("Patient?identifier=http://example.org/ids%7C446053", &["dl", "mr", "untyped"]),
+            ("Patient?identifier:text=record", &["dl", "mr", "mr2"]),
+        ],
+    )
+    .await;
+    let bad = app.get("Patient?identifier:of-type=MR%7C446053").await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+}
+
 on_both_backends!(
     string_parameters,
     token_parameters,
+    identifier_of_type,
     date_parameters,
     last_updated,
     number_parameters,
