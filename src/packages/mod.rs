@@ -12,6 +12,7 @@
 pub mod base;
 pub mod package;
 pub mod registry;
+pub mod snapshot;
 
 pub use package::{Manifest, Package, PackageError};
 pub use registry::{CanonicalRegistry, Origin};
