@@ -11,7 +11,8 @@
 //!
 //! Data: `$IPE_TEST_DATA` (default `../shared/fhir` from the crate root).
 //! Run with `cargo test --test snapshot_oracle -- --nocapture` to see the
-//! difference summary.
+//! difference summary; set `IPE_SNAPSHOT_DUMP` to a folder to get the
+//! generated package snapshots written there.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -281,6 +282,22 @@ fn every_differential_gets_a_snapshot(file: &str) -> usize {
         started.elapsed()
     );
     assert!(report.failed.is_empty(), "{file}: {:#?}", report.failed);
+    // Again with every definition parsed: the generation alone.
+    let started = Instant::now();
+    let mut generator = Generator::new(&registry);
+    let again: Vec<Value> = urls
+        .iter()
+        .filter_map(|url| registry.structure_definition(url))
+        .map(|d| generator.generate(&d).expect("generated once already"))
+        .collect();
+    println!("{file}: {} generated again in {:?}", again.len(), started.elapsed());
+    if let Some(dir) = std::env::var_os("IPE_SNAPSHOT_DUMP") {
+        for definition in &again {
+            let name = format!("{}.json", definition["id"].as_str().unwrap_or("unnamed"));
+            let text = serde_json::to_string_pretty(definition).expect("JSON");
+            std::fs::write(Path::new(&dir).join(name), text).expect("dump");
+        }
+    }
     for url in &urls {
         assert!(report.generated.contains(url), "{url} got no snapshot");
         let definition = registry.structure_definition(url).expect("registered");

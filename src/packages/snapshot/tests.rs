@@ -107,19 +107,29 @@ fn slices_follow_their_sliced_element_and_start_from_the_base_element() {
 }
 
 #[test]
-fn a_renamed_choice_constrains_the_choice_element_to_that_type() {
+fn a_renamed_choice_is_a_type_slice_at_the_top_and_a_narrowed_choice_inside_a_slice() {
     let p = profile(
         "Observation",
-        json!([{"id": "Observation.valueQuantity.system", "path": "Observation.valueQuantity.system",
-                "fixedUri": "http://unitsofmeasure.org"}]),
+        json!([
+            {"id": "Observation.valueQuantity.system", "path": "Observation.valueQuantity.system",
+             "fixedUri": "http://unitsofmeasure.org"},
+            {"id": "Observation.component:a", "path": "Observation.component", "sliceName": "a"},
+            {"id": "Observation.component:a.valueString", "path": "Observation.component.valueString"},
+        ]),
     );
     let s = generate(&p, registry()).unwrap();
-    let value = element(&s, "Observation.value[x]");
-    assert_eq!(value["type"], json!([{"code": "Quantity"}]));
+    let choice = element(&s, "Observation.value[x]");
+    assert_eq!(choice["slicing"]["discriminator"][0]["type"], "type");
+    assert_eq!(choice["slicing"]["rules"], "open");
+    assert_eq!(choice["type"].as_array().map(Vec::len), Some(11));
+    let slice = element(&s, "Observation.value[x]:valueQuantity");
+    assert_eq!(slice["type"], json!([{"code": "Quantity"}]));
     assert_eq!(
-        element(&s, "Observation.value[x].system")["fixedUri"],
+        element(&s, "Observation.value[x]:valueQuantity.system")["fixedUri"],
         "http://unitsofmeasure.org"
     );
+    let in_slice = element(&s, "Observation.component:a.value[x]");
+    assert_eq!(in_slice["type"], json!([{"code": "string"}]));
 }
 
 #[test]
@@ -167,4 +177,85 @@ fn a_profile_that_is_its_own_base_is_a_cycle_not_a_stack_overflow() {
     p["baseDefinition"] = json!("http://example.org/StructureDefinition/test");
     r.insert_value(std::sync::Arc::new(p.clone()), crate::packages::Origin::Base);
     assert!(matches!(generate(&p, &r), Err(SnapshotError::Cycle { .. })));
+}
+
+#[test]
+fn a_derived_profile_reslices_a_slice_of_its_base_and_adds_slices_after_the_base_ones() {
+    let r = base::registry();
+    let mut a = profile(
+        "Observation",
+        json!([
+            {"id": "Observation.component", "path": "Observation.component",
+             "slicing": {"discriminator": [{"type": "pattern", "path": "code"}], "rules": "open"}},
+            {"id": "Observation.component:a", "path": "Observation.component", "sliceName": "a"},
+        ]),
+    );
+    a["url"] = json!("http://example.org/StructureDefinition/a");
+    r.insert_value(std::sync::Arc::new(a), crate::packages::Origin::Base);
+    let mut b = profile(
+        "Observation",
+        json!([
+            {"id": "Observation.component:a", "path": "Observation.component", "sliceName": "a",
+             "slicing": {"discriminator": [{"type": "value", "path": "code.coding.system"}], "rules": "closed"}},
+            {"id": "Observation.component:a/x", "path": "Observation.component", "sliceName": "a/x", "max": "1"},
+            {"id": "Observation.component:a/x.code", "path": "Observation.component.code", "short": "X"},
+            {"id": "Observation.component:b", "path": "Observation.component", "sliceName": "b"},
+        ]),
+    );
+    b["baseDefinition"] = json!("http://example.org/StructureDefinition/a");
+    let s = generate(&b, &r).unwrap();
+    let list = ids(&s);
+    let position = |id: &str| list.iter().position(|i| i == id).unwrap_or_else(|| panic!("no {id}"));
+    assert!(position("Observation.component:a") < position("Observation.component:a.referenceRange"));
+    assert!(position("Observation.component:a.referenceRange") < position("Observation.component:a/x"));
+    assert!(position("Observation.component:a/x.code") < position("Observation.component:b"));
+    assert_eq!(element(&s, "Observation.component:a/x")["sliceName"], "a/x");
+    assert_eq!(element(&s, "Observation.component:a/x.code")["short"], "X");
+    assert_eq!(element(&s, "Observation.component:a")["slicing"]["rules"], "closed");
+}
+
+#[test]
+fn differential_elements_without_ids_are_placed_by_path_and_slice_order() {
+    let p = profile(
+        "Observation",
+        json!([
+            {"path": "Observation.component",
+             "slicing": {"discriminator": [{"type": "pattern", "path": "code"}], "rules": "open"}},
+            {"path": "Observation.component", "sliceName": "a"},
+            {"path": "Observation.component.code", "short": "in a"},
+        ]),
+    );
+    let s = generate(&p, registry()).unwrap();
+    assert_eq!(element(&s, "Observation.component:a.code")["short"], "in a");
+    assert_ne!(element(&s, "Observation.component.code")["short"], "in a");
+}
+
+#[test]
+fn a_required_renamed_choice_becomes_a_closed_type_slice() {
+    let p = profile(
+        "Observation",
+        json!([{"id": "Observation.effectiveDateTime", "path": "Observation.effectiveDateTime", "min": 1}]),
+    );
+    let s = generate(&p, registry()).unwrap();
+    let choice = element(&s, "Observation.effective[x]");
+    assert_eq!(choice["slicing"]["rules"], "closed");
+    assert_eq!(choice["min"], 1);
+    assert_eq!(choice["type"], json!([{"code": "dateTime"}]));
+    let slice = element(&s, "Observation.effective[x]:effectiveDateTime");
+    assert_eq!(slice["type"], json!([{"code": "dateTime"}]));
+    assert_eq!(slice["min"], 1);
+}
+
+#[test]
+fn constraints_added_by_a_profile_carry_its_url_as_source() {
+    let p = profile(
+        "Patient",
+        json!([{"id": "Patient.name", "path": "Patient.name",
+                "constraint": [{"key": "x-1", "severity": "error", "human": "h", "expression": "family.exists()"}]}]),
+    );
+    let s = generate(&p, registry()).unwrap();
+    let constraints = element(&s, "Patient.name")["constraint"].as_array().unwrap().clone();
+    assert_eq!(constraints[0]["key"], "ele-1", "inherited constraints stay first");
+    let added = constraints.iter().find(|c| c["key"] == "x-1").unwrap();
+    assert_eq!(added["source"], "http://example.org/StructureDefinition/test");
 }
