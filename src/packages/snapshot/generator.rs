@@ -7,9 +7,12 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use super::choice::{find_child, narrow_choice};
 use super::differential::{self, DiffElement};
 use super::merge;
+use super::slicing::{close_slicing, ensure_slicing};
 use super::tree::{parse_id, slice_prefixes, Node, Step};
+use super::types::{extension_profile, single_type_definition, types};
 use super::SnapshotError;
 use crate::packages::CanonicalRegistry;
 
@@ -402,47 +405,6 @@ impl Node {
     }
 }
 
-/// The child named `name`, or the choice element it renames
-/// (`valueQuantity` → `value[x]`, flagged `true`).
-fn find_child(node: &Node, name: &str) -> Option<(usize, bool)> {
-    if let Some(index) = node.children.iter().position(|c| c.name == name) {
-        return Some((index, false));
-    }
-    node.children
-        .iter()
-        .position(|c| choice_type(c, name).is_some())
-        .map(|index| (index, true))
-}
-
-/// For a choice element and a renamed name, the type code it names:
-/// `value[x]` + `valueQuantity` → `Quantity`, + `valueDateTime` → `dateTime`.
-fn choice_type<'n>(choice: &'n Node, name: &str) -> Option<&'n str> {
-    let stem = choice.name.strip_suffix("[x]")?;
-    let suffix = name.strip_prefix(stem)?;
-    types(&choice.element)
-        .filter_map(|t| t.get("code").and_then(Value::as_str))
-        .find(|code| capitalised_eq(code, suffix))
-}
-
-fn capitalised_eq(code: &str, suffix: &str) -> bool {
-    let mut a = code.chars();
-    let mut b = suffix.chars();
-    match (a.next(), b.next()) {
-        (Some(x), Some(y)) => x.to_ascii_uppercase() == y && a.as_str() == b.as_str(),
-        _ => false,
-    }
-}
-
-/// Keeps only the type a choice rename names.
-fn narrow_choice(choice: &mut Node, renamed: &str) {
-    let Some(code) = choice_type(choice, renamed).map(str::to_owned) else {
-        return;
-    };
-    if let Some(Value::Array(list)) = choice.element.get_mut("type") {
-        list.retain(|t| t.get("code").and_then(Value::as_str) == Some(code.as_str()));
-    }
-}
-
 /// An extension definition limited to one repetition (or required) limits
 /// the element using it, unless the differential said otherwise.
 fn narrow_cardinality(element: &mut Map<String, Value>, root: &Map<String, Value>, diff: &Map<String, Value>) {
@@ -455,73 +417,6 @@ fn narrow_cardinality(element: &mut Map<String, Value>, root: &Map<String, Value
     if !diff.contains_key("max") && root_max != "*" {
         element.insert("max".into(), Value::String(root_max.to_owned()));
     }
-}
-
-/// A choice left with one type has no room for other type slices.
-fn close_slicing(choice: &mut Node) {
-    if let Some(Value::Object(slicing)) = choice.element.get_mut("slicing") {
-        slicing.insert("rules".into(), Value::String("closed".into()));
-    }
-}
-
-fn types(element: &Map<String, Value>) -> impl Iterator<Item = &Value> {
-    element.get("type").and_then(Value::as_array).into_iter().flatten()
-}
-
-/// The definition a single-typed element's children come from.
-fn single_type_definition(element: &Map<String, Value>) -> Option<String> {
-    let mut all = types(element);
-    let only = all.next()?;
-    if all.next().is_some() {
-        return None;
-    }
-    if let Some(profile) = first_profile(only) {
-        return Some(profile.to_owned());
-    }
-    let code = only.get("code").and_then(Value::as_str)?;
-    Some(if code.contains(':') {
-        code.to_owned()
-    } else {
-        format!("http://hl7.org/fhir/StructureDefinition/{code}")
-    })
-}
-
-fn first_profile(type_ref: &Value) -> Option<&str> {
-    type_ref.get("profile")?.as_array()?.first()?.as_str()
-}
-
-/// The extension definition an element of type `Extension` is bound to.
-fn extension_profile(element: &Map<String, Value>) -> Option<String> {
-    let mut all = types(element);
-    let only = all.next()?;
-    if all.next().is_some() || only.get("code").and_then(Value::as_str) != Some("Extension") {
-        return None;
-    }
-    first_profile(only).map(str::to_owned)
-}
-
-/// Slicing the Publisher assumes when a profile slices without saying how:
-/// extensions by url, choice elements by type.
-fn ensure_slicing(node: &mut Node) {
-    if let Some(Value::Object(slicing)) = node.element.get_mut("slicing") {
-        // Type slicing is unordered; the Publisher says so when a profile
-        // leaves it out.
-        if node.name.ends_with("[x]") && !slicing.contains_key("ordered") {
-            slicing.insert("ordered".into(), Value::Bool(false));
-        }
-        return;
-    }
-    let discriminator = if node.name == "extension" || node.name == "modifierExtension" {
-        json!({"type": "value", "path": "url"})
-    } else if node.name.ends_with("[x]") {
-        json!({"type": "type", "path": "$this"})
-    } else {
-        return;
-    };
-    node.element.insert(
-        "slicing".into(),
-        json!({"discriminator": [discriminator], "ordered": false, "rules": "open"}),
-    );
 }
 
 fn text<'v>(value: &'v Value, key: &str) -> Option<&'v str> {

@@ -11,11 +11,16 @@
 //! - [`merge`]: one differential element applied to one snapshot element.
 //! - [`generator`]: the walk that locates (diving into types and type
 //!   profiles, creating slices, following choice renames) and merges.
+//! - [`choice`], [`slicing`], [`types`]: what the walk needs to know of
+//!   choice elements, the slicing it adds, and element types.
 
+mod choice;
 mod differential;
 mod generator;
 mod merge;
+mod slicing;
 mod tree;
+mod types;
 
 use std::sync::Arc;
 
