@@ -21,6 +21,7 @@ pub mod loader;
 pub mod package;
 pub mod registry;
 pub mod sets;
+pub mod snapshot;
 
 #[cfg(test)]
 mod shared_tests;
