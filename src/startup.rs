@@ -154,5 +154,15 @@ pub async fn load_canonicals(config: &Config) -> Result<CanonicalRegistry, Start
     for (missing, needed_by) in &report.missing {
         tracing::warn!(%missing, %needed_by, "package dependency not available");
     }
+    // Packages that ship differentials only (BR Core) get their snapshots now.
+    let snapshots = crate::packages::snapshot::fill_missing(&registry);
+    for error in &snapshots.failed {
+        tracing::warn!(%error, "no snapshot for a package profile");
+    }
+    tracing::info!(
+        generated = snapshots.generated.len(),
+        failed = snapshots.failed.len(),
+        "snapshots generated"
+    );
     Ok(registry)
 }

@@ -18,6 +18,7 @@ use super::registry::{Component, ParamType, Registry, SearchParam};
 use crate::fhirpath::{Env, Expression, Item};
 
 pub use string::normalize_string;
+pub use token::of_type_system;
 
 /// One value a resource is indexed under, by parameter type.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,6 +13,9 @@
 //!   dependencies, into the registry.
 //! - [`sets`]: the ready package sets of `profiles/`.
 //! - [`cli`]: `ipe packages install | list`.
+//! - [`snapshot`]: snapshots generated from differentials, as the IG
+//!   Publisher makes them (packages that ship differentials only, and
+//!   StructureDefinitions posted with a differential only).
 
 pub mod base;
 pub mod cache;

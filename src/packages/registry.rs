@@ -58,6 +58,9 @@ struct Head {
     /// NamingSystem: its `uniqueId`s of type uri are aliases of its URL.
     #[serde(default)]
     unique_id: Vec<UniqueId>,
+    /// StructureDefinition: whether it carries a snapshot, and a differential.
+    snapshot: Option<serde::de::IgnoredAny>,
+    differential: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +78,9 @@ pub struct Entry {
     pub version: Option<String>,
     pub name: Option<String>,
     pub origin: Origin,
+    /// A StructureDefinition with a differential and no snapshot: the
+    /// snapshot generator's work.
+    pub needs_snapshot: bool,
     text: Option<Box<str>>,
     parsed: OnceLock<Option<Arc<Value>>>,
 }
@@ -149,7 +155,9 @@ impl CanonicalRegistry {
         if let Some(p) = parsed {
             let _ = cell.set(Some(p));
         }
+        let needs_snapshot = head.snapshot.is_none() && head.differential.is_some();
         let entry = Arc::new(Entry {
+            needs_snapshot,
             resource_type: head.resource_type,
             url: url.clone(),
             version: head.version,

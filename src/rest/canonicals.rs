@@ -28,6 +28,24 @@ pub(super) fn apply(ctx: &Context, writes: &[ConformanceWrite]) {
     }
 }
 
+/// A StructureDefinition posted with a differential only gets its snapshot
+/// in the registry (the stored resource stays as the client sent it).
+fn with_snapshot(ctx: &Context, resource: Value) -> Value {
+    let needs = resource.get("resourceType").and_then(Value::as_str) == Some("StructureDefinition")
+        && resource.get("snapshot").is_none()
+        && resource.get("differential").is_some();
+    if !needs {
+        return resource;
+    }
+    match crate::packages::snapshot::generate(&resource, &ctx.canonicals) {
+        Ok(generated) => generated,
+        Err(error) => {
+            tracing::warn!(%error, "no snapshot for a stored StructureDefinition");
+            resource
+        }
+    }
+}
+
 /// At start: every current conformance resource of the database.
 pub async fn load_stored(ctx: &Context) -> Result<usize, FhirError> {
     let mut count = 0;
@@ -39,7 +57,10 @@ pub async fn load_stored(ctx: &Context) -> Result<usize, FhirError> {
             let Some(id) = resource.get("id").and_then(Value::as_str).map(str::to_owned) else {
                 continue;
             };
-            if ctx.canonicals.insert_value(Arc::new(resource), Origin::Server(id)) {
+            if ctx
+                .canonicals
+                .insert_value(Arc::new(with_snapshot(ctx, resource)), Origin::Server(id))
+            {
                 count += 1;
             }
         }

@@ -70,14 +70,30 @@ fn push_concept(concept: &Map<String, Value>, out: &mut Vec<IndexValue>) {
     }
 }
 
-/// system|value, with Identifier.type.text for `:text`.
+/// system|value, with Identifier.type.text for `:text`; then, for
+/// `:of-type`, one row per type coding whose system is
+/// `<type system>|<type code>` and whose code is the value. That system can
+/// never equal a searched one (a search system has no `|`, it would be the
+/// separator), so these rows only ever answer `:of-type` and plain
+/// value-only searches, which they answer as the main row does.
 fn push_identifier(identifier: &Map<String, Value>, out: &mut Vec<IndexValue>) {
     let text = |key| identifier.get(key).and_then(Value::as_str).map(str::to_owned);
-    let type_text = identifier
-        .get("type")
-        .and_then(|t| member(t, "text"))
-        .map(str::to_owned);
+    let identifier_type = identifier.get("type");
+    let type_text = identifier_type.and_then(|t| member(t, "text")).map(str::to_owned);
     push(text("system"), text("value"), type_text, out);
+    let Some(value) = text("value") else { return };
+    let codings = identifier_type.and_then(|t| t.get("coding")).and_then(Value::as_array);
+    for coding in codings.into_iter().flatten() {
+        let (Some(system), Some(code)) = (member(coding, "system"), member(coding, "code")) else {
+            continue;
+        };
+        push(Some(of_type_system(system, code)), Some(value.clone()), None, out);
+    }
+}
+
+/// The system column of an `:of-type` row (see [`push_identifier`]).
+pub fn of_type_system(system: &str, code: &str) -> String {
+    format!("{system}|{code}")
 }
 
 /// Adds the token unless it is entirely empty.

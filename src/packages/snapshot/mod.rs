@@ -68,11 +68,13 @@ pub struct FillReport {
 pub fn fill_missing(registry: &CanonicalRegistry) -> FillReport {
     let mut generator = Generator::new(registry);
     let mut report = FillReport::default();
+    // Only those that need it are parsed: parsing every definition would
+    // hold the base spec's 19 MB of StructureDefinitions as trees.
     for entry in registry.entries("StructureDefinition") {
-        let Some(definition) = entry.resource() else { continue };
-        if definition.get("snapshot").is_some() || definition.get("differential").is_none() {
+        if !entry.needs_snapshot {
             continue;
         }
+        let Some(definition) = entry.resource() else { continue };
         match generator.generate(&definition) {
             Ok(with_snapshot) => {
                 registry.insert_value(Arc::new(with_snapshot), entry.origin.clone());

@@ -308,9 +308,13 @@ impl<'a> Emit<'a> {
                 "the token modifier :{} (value sets, on '{code}')",
                 if *negated { "not-in" } else { "in" }
             ))),
-            Criterion::OfType(_) => Err(SearchError::NotSupported(format!(
-                "the token modifier :of-type (on '{code}')"
-            ))),
+            Criterion::OfType(values) => self.exists(false, "idx_token", resource, code, |e, x| {
+                let columns = token::Columns::table(x);
+                e.any(values, |e, value| {
+                    token::of_type(e, &columns, value);
+                    Ok(())
+                })
+            }),
             Criterion::Number(values) => self.exists(false, "idx_number", resource, code, |e, x| {
                 let column = format!("{x}.value");
                 e.any(values, |e, value| {

@@ -4,7 +4,7 @@
 //! tokens unless a code system says otherwise.
 
 use super::Emit;
-use crate::search::params::TokenValue;
+use crate::search::params::{OfTypeValue, TokenValue};
 
 /// Where a token's system and code are: `idx_token`, a composite slot, or a
 /// reference's identifier (`:identifier`).
@@ -46,6 +46,14 @@ pub(super) fn condition(e: &mut Emit<'_>, columns: &Columns, value: &TokenValue)
             e.push(&columns.system).push(" = ").text(system);
         }
     }
+}
+
+/// `:of-type=system|code|value`: the identifier rows written for each
+/// Identifier.type coding (`crate::index` extraction).
+pub(super) fn of_type(e: &mut Emit<'_>, columns: &Columns, value: &OfTypeValue) {
+    let system = crate::index::of_type_system(&value.system, &value.code);
+    e.push(&columns.system).push(" = ").text(&system);
+    e.push(" AND ").push(&columns.code).push(" = ").text(&value.value);
 }
 
 /// `_id` against `resources.id`: an id has no system, so `|id` is the id

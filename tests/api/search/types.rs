@@ -446,13 +446,19 @@ async fn identifier_of_type(backend: Backend) {
             (&of_type("DL", "446053"), &["dl"]),
             (&of_type("MR", "999"), &["mr2"]),
             (&of_type("MR", "4460"), &[]),
-            (&format!("{}%2C{v2}%7CDL%7C446053", of_type("MR", "999")), &["dl", "mr2"]),
-            (&format!("Patient?identifier:of-type=http://other.org%7CMR%7C446053"), &[]),
+            (
+                &format!("{}%2C{v2}%7CDL%7C446053", of_type("MR", "999")),
+                &["dl", "mr2"],
+            ),
+            ("Patient?identifier:of-type=http://other.org%7CMR%7C446053", &[]),
             // The type rows never widen ordinary token searches.
             ("Patient?identifier=446053", &["dl", "mr", "untyped"]),
             (&format!("Patient?identifier={v2}%7CMR"), &[]),
             (&format!("Patient?identifier={v2}%7C"), &[]),
-            ("Patient?identifier=http://example.org/ids%7C446053", &["dl", "mr", "untyped"]),
+            (
+                "Patient?identifier=http://example.org/ids%7C446053",
+                &["dl", "mr", "untyped"],
+            ),
             ("Patient?identifier:text=record", &["dl", "mr", "mr2"]),
         ],
     )
