@@ -207,9 +207,11 @@ fn item_values(kind: ParamType, item: &Item<'_>, out: &mut Vec<IndexValue>) {
         ParamType::Quantity => number::quantities(item, out),
         ParamType::Reference => reference::references(item, out),
         ParamType::Uri => reference::uris(item, out),
-        // A composite inside a composite does not occur in R4; `special`
-        // (Location.near) needs a geographic index, not a value.
-        ParamType::Composite | ParamType::Special => {}
+        // `near` (the one R4 special parameter with an expression) indexes
+        // Location.position as (latitude, longitude).
+        ParamType::Special => number::position(item, out),
+        // A composite inside a composite does not occur in R4.
+        ParamType::Composite => {}
     }
 }
 

@@ -3,7 +3,8 @@
 //! built: every claim here has code and tests behind it; what is not built
 //! is not claimed. Search parameters are listed
 //! per type from the registry searches use, leaving out the kinds search
-//! refuses (`special`, composites the index cannot hold), plus the
+//! refuses (`special` other than `near`, composites the index cannot
+//! hold), plus the
 //! full-text parameters `_text` and `_content`, which have no expression
 //! and so are not in the registry.
 
@@ -62,11 +63,12 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
     })
 }
 
-/// Whether search can use the parameter: every kind but `special` (no
-/// geographic index), and composites of at most three plain components.
+/// Whether search can use the parameter: every kind but `special` (`near`
+/// aside: positions are indexed), and composites of at most three plain
+/// components.
 fn searchable(param: &SearchParam) -> bool {
     match param.kind {
-        ParamType::Special => false,
+        ParamType::Special => param.code == "near",
         ParamType::Composite => {
             !param.components.is_empty()
                 && param.components.len() <= 3

@@ -39,8 +39,8 @@ use crate::model::{Id, ResourceType};
 pub use name::NameError;
 pub use text_query::{TextExpr, TextQuery, TextQueryError};
 pub use value::{
-    DateValue, NumberValue, OfTypeValue, Prefix, QuantityValue, ReferenceValue, StringValue, TokenValue, Value,
-    ValueError,
+    DateValue, NearValue, NumberValue, OfTypeValue, Prefix, QuantityValue, ReferenceValue, StringValue, TokenValue,
+    Value, ValueError,
 };
 
 /// What the caller decides about parsing.
@@ -149,6 +149,8 @@ pub enum Criterion {
     /// Special (e.g. `Location.near`): the text as written, escapes kept,
     /// since only the parameter knows its syntax.
     Special(Vec<String>),
+    /// `near` (Location.position): within a distance of a point.
+    Near(Vec<NearValue>),
     /// `_list`: ids of List resources the match is an item of.
     List(Vec<Id>),
     /// `_text` / `_content`: full-text queries, any of which may match.

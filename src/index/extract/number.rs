@@ -36,6 +36,35 @@ pub(super) fn numbers(item: &Item<'_>, out: &mut Vec<IndexValue>) {
     out.push(IndexValue::Number { value, low, high });
 }
 
+/// A position (Location.position) as a two-component composite:
+/// latitude, longitude, for `near` (`crate::search` `near`).
+pub(super) fn position(item: &Item<'_>, out: &mut Vec<IndexValue>) {
+    let Some(Value::Object(position)) = item_json(item) else {
+        return;
+    };
+    let degrees = |key: &str| {
+        let number = position.get(key)?.as_number()?;
+        let value = Decimal::from_str_exact(&number.to_string()).ok()?;
+        Some(vec![IndexValue::Number {
+            value,
+            low: value,
+            high: value,
+        }])
+    };
+    if let (Some(latitude), Some(longitude)) = (degrees("latitude"), degrees("longitude")) {
+        out.push(IndexValue::Composite {
+            components: vec![latitude, longitude],
+        });
+    }
+}
+
+fn item_json<'a>(item: &Item<'a>) -> Option<&'a Value> {
+    match item {
+        Item::Node(node) => node.json(),
+        _ => None,
+    }
+}
+
 pub(super) fn quantities(item: &Item<'_>, out: &mut Vec<IndexValue>) {
     let value = match item {
         Item::Node(node) => match (node.type_name(), node.json()) {

@@ -181,6 +181,9 @@ impl Reader<'_, '_> {
             (ParamType::Uri, Some(Modifier::Below)) => uris(UriMatch::Below),
             (ParamType::Uri, Some(Modifier::Contains)) => uris(UriMatch::Contains),
             (ParamType::Composite, None) => self.composite(defs, items),
+            (ParamType::Special, None) if defs.iter().all(|d| d.code == "near") => {
+                Ok(Criterion::Near(self.each(items, value::near)?))
+            }
             (ParamType::Special, None) => Ok(Criterion::Special(items.iter().map(|i| (*i).to_owned()).collect())),
             (kind, Some(modifier)) => Err(self.modifier_not_allowed(modifier, kind.as_str())),
         }

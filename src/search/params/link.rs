@@ -117,6 +117,7 @@ fn modifier_suffix(criterion: &Criterion) -> &'static str {
         | Criterion::Reference(_)
         | Criterion::Composite(_)
         | Criterion::Special(_)
+        | Criterion::Near(_)
         | Criterion::List(_)
         | Criterion::FullText(_) => "",
     }
@@ -148,6 +149,7 @@ fn criterion_values(criterion: &Criterion) -> String {
             .collect(),
         // Kept as written, escapes and all.
         Criterion::Special(raw) => raw.clone(),
+        Criterion::Near(values) => values.iter().map(|v| v.raw.clone()).collect(),
         Criterion::List(ids) => ids.iter().map(|id| id.to_string()).collect(),
     };
     items.join(",")

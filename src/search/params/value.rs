@@ -26,6 +26,8 @@ pub enum ValueError {
     NotAToken,
     #[error("is not system|code|value with all three parts")]
     NotOfType,
+    #[error("is not latitude|longitude[|distance[|units]] (degrees, a distance ≥ 0, a UCUM length unit)")]
+    NotNear,
     #[error("is not a reference (id, Type/id or an absolute URL)")]
     NotAReference,
     #[error("names '{0}', which is not a resource type")]
@@ -207,6 +209,21 @@ pub struct OfTypeValue {
     pub value: String,
 }
 
+/// A `near` value (Location.position): `latitude|longitude|distance|units`,
+/// the distance in metres (default 10 km when left out, as the spec leaves
+/// it to the server).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearValue {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub metres: f64,
+    /// As written, for the `self` link.
+    pub raw: String,
+}
+
+/// The distance `near` uses when the client gives none.
+pub const NEAR_DEFAULT_METRES: f64 = 10_000.0;
+
 /// One component of a composite value: the plain (unmodified) value of the
 /// component's parameter type.
 #[derive(Debug, Clone, PartialEq)]
@@ -284,6 +301,41 @@ pub(crate) fn of_type(item: &str) -> Result<OfTypeValue, ValueError> {
         },
         _ => Err(ValueError::NotOfType),
     }
+}
+
+pub(crate) fn near(item: &str) -> Result<NearValue, ValueError> {
+    let parts: Vec<String> = split(item, '|').iter().map(|p| unescape(p)).collect();
+    let number = |text: &str| text.trim().parse::<f64>().ok().filter(|n| n.is_finite());
+    let (latitude, longitude) = match parts.as_slice() {
+        [lat, long, ..] if parts.len() <= 4 => (number(lat), number(long)),
+        _ => return Err(ValueError::NotNear),
+    };
+    let (Some(latitude), Some(longitude)) = (latitude, longitude) else {
+        return Err(ValueError::NotNear);
+    };
+    if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
+        return Err(ValueError::NotNear);
+    }
+    let distance = parts.get(2).map(|d| d.trim()).filter(|d| !d.is_empty());
+    let metres = match distance {
+        None => NEAR_DEFAULT_METRES,
+        Some(d) => {
+            let d = Decimal::from_str(d).map_err(|_| ValueError::NotNear)?;
+            let unit = parts.get(3).map(|u| u.trim()).filter(|u| !u.is_empty()).unwrap_or("km");
+            let (value, canonical) = crate::ucum::to_canonical(d, unit).map_err(|_| ValueError::NotNear)?;
+            let metres: f64 = value.try_into().map_err(|_| ValueError::NotNear)?;
+            if canonical != "m" || metres < 0.0 {
+                return Err(ValueError::NotNear);
+            }
+            metres
+        }
+    };
+    Ok(NearValue {
+        latitude,
+        longitude,
+        metres,
+        raw: item.to_owned(),
+    })
 }
 
 pub(crate) fn reference(item: &str) -> Result<ReferenceValue, ValueError> {

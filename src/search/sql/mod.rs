@@ -16,6 +16,7 @@
 
 mod composite;
 mod date;
+mod near;
 mod number;
 mod quantity;
 mod reference;
@@ -374,6 +375,12 @@ impl<'a> Emit<'a> {
                 Ok(())
             }
             Criterion::Special(_) => Err(SearchError::NotSupported(format!("the special parameter '{code}'"))),
+            Criterion::Near(values) => self.exists(false, "idx_composite", resource, code, |e, x| {
+                e.any(values, |e, value| {
+                    near::condition(e, x, value);
+                    Ok(())
+                })
+            }),
             Criterion::FullText(queries) => text::condition(self, resource, code, queries),
         }
     }

@@ -467,7 +467,69 @@ async fn identifier_of_type(backend: Backend) {
     assert_eq!(bad.status, 400, "{}", bad.text);
 }
 
+/// location.html#positional `near=latitude|longitude|distance|units`:
+/// Locations whose position is within the distance (km by default units),
+/// across the antimeridian; a Location without a position never matches.
+async fn near_positions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let at = |id: &str, latitude: f64, longitude: f64| json!({"resourceType": "Location", "id": id, "position": {"latitude": latitude, "longitude": longitude}});
+    put_all(
+        &app,
+        &[
+            // São Paulo (Sé), Campinas (~85 km NW), Rio (~360 km), Fiji on
+            // either side of the antimeridian, and one with no position.
+            at("se", -23.5505, -46.6333),
+            at("paulista", -23.5614, -46.6559),
+            at("campinas", -22.9056, -47.0608),
+            at("rio", -22.9068, -43.1729),
+            at("fiji-east", -17.0, 179.9),
+            at("fiji-west", -17.0, -179.9),
+            json!({"resourceType": "Location", "id": "nowhere", "name": "Virtual"}),
+        ],
+    )
+    .await;
+    expect(
+        &app,
+        &[
+            // Sé ↔ Paulista is ~2.6 km.
+            ("Location?near=-23.5505%7C-46.6333%7C1%7Ckm", &["se"]),
+            ("Location?near=-23.5505%7C-46.6333%7C3%7Ckm", &["paulista", "se"]),
+            ("Location?near=-23.5505%7C-46.6333%7C3000%7Cm", &["paulista", "se"]),
+            (
+                "Location?near=-23.5505%7C-46.6333%7C100",
+                &["campinas", "paulista", "se"],
+            ),
+            // ~80 km along the diagonal: inside the bounding box of a 70 km
+            // circle, outside the circle.
+            ("Location?near=-23.5505%7C-46.6333%7C70%7Ckm", &["paulista", "se"]),
+            (
+                "Location?near=-23.5505%7C-46.6333%7C400%7Ckm",
+                &["campinas", "paulista", "rio", "se"],
+            ),
+            // No distance: the server's 10 km.
+            ("Location?near=-23.5505%7C-46.6333", &["paulista", "se"]),
+            // 0.2° of longitude at 17°S is ~21 km, across ±180°.
+            ("Location?near=-17%7C179.95%7C25%7Ckm", &["fiji-east", "fiji-west"]),
+            ("Location?near=-17%7C179.95%7C10%7Ckm", &["fiji-east"]),
+            (
+                "Location?near=-22.9068%7C-43.1729%7C1%7Ckm,-17%7C-179.9%7C1%7Ckm",
+                &["fiji-west", "rio"],
+            ),
+        ],
+    )
+    .await;
+    for bad in [
+        "Location?near=91%7C0%7C1%7Ckm",
+        "Location?near=abc",
+        "Location?near=0%7C0%7C1%7Ckg",
+    ] {
+        let r = app.get(bad).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
+}
+
 on_both_backends!(
+    near_positions,
     string_parameters,
     token_parameters,
     identifier_of_type,
