@@ -12,6 +12,14 @@ integrity checked by npm) and writes:
                                          compartment -> resource type -> the
                                          reference parameters that put a
                                          resource in the compartment
+  conformance/r4-definitions.ndjson.gz   every R4 conformance resource the
+                                         canonical registry starts with
+                                         (StructureDefinitions with snapshots,
+                                         ValueSets, CodeSystems, ConceptMaps,
+                                         SearchParameters, OperationDefinitions,
+                                         CompartmentDefinitions, NamingSystems),
+                                         one compact JSON per line, narrative
+                                         dropped, gzipped deterministically
 
 Nothing else from outside the repository is read. Run from anywhere:
 
@@ -88,6 +96,7 @@ snapshot order (primitive types list none: their value is a System type):
 from __future__ import annotations
 
 import glob
+import gzip
 import json
 import os
 import subprocess
@@ -428,6 +437,38 @@ def compartment_lines(package_dir: str) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+DEFINITION_TYPES = (
+    "StructureDefinition",
+    "ValueSet",
+    "CodeSystem",
+    "ConceptMap",
+    "SearchParameter",
+    "OperationDefinition",
+    "CompartmentDefinition",
+    "NamingSystem",
+)
+
+
+def definition_lines(package_dir: str) -> bytes:
+    """The base conformance resources, one compact JSON per line in file-name
+    order, without `text` (the narrative is a third of the bytes and nothing
+    reads it), gzipped with a zero timestamp so the output is deterministic."""
+    lines, counts = [], {}
+    for path in sorted(glob.glob(os.path.join(package_dir, "*.json"))):
+        if os.path.basename(path) in ("package.json", ".index.json"):
+            continue
+        with open(path, encoding="utf-8") as f:
+            resource = json.load(f)
+        kind = resource.get("resourceType")
+        if kind not in DEFINITION_TYPES or not resource.get("url"):
+            continue
+        resource.pop("text", None)
+        lines.append(json.dumps(resource, separators=(",", ":"), ensure_ascii=False))
+        counts[kind] = counts.get(kind, 0) + 1
+    print("definitions: " + ", ".join(f"{counts[k]} {k}" for k in DEFINITION_TYPES if k in counts))
+    return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), compresslevel=9, mtime=0)
+
+
 def write(path: str, text: str) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
@@ -457,6 +498,10 @@ def main() -> int:
         )
         write(os.path.join(OUT, "r4-search-parameters.json"), search_parameter_lines(core_pkg))
         write(os.path.join(OUT, "r4-compartments.json"), compartment_lines(core_pkg))
+        definitions = definition_lines(core_pkg)
+        with open(os.path.join(OUT, "r4-definitions.ndjson.gz"), "wb") as f:
+            f.write(definitions)
+        print(f"wrote conformance/r4-definitions.ndjson.gz ({len(definitions):,} bytes)")
     return 0
 
 

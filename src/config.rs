@@ -44,6 +44,19 @@ pub struct Overrides {
     /// Log format: `text` or `json`.
     #[arg(long, env = "IPE_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
+    /// Implementation-guide packages to load at start: a `.tgz`, a folder,
+    /// `name@version`, or a ready set from `profiles/` by name (`us-core`,
+    /// `br-core`, `rnds`, `subscriptions-backport`). Repeatable; in
+    /// `IPE_PACKAGES`, comma-separated.
+    #[arg(long = "package", env = "IPE_PACKAGES", value_delimiter = ',', global = true)]
+    pub packages: Vec<String>,
+    /// The FHIR package cache (default `$FHIR_PACKAGE_CACHE` or `~/.fhir/packages`).
+    #[arg(long, env = "IPE_PACKAGE_CACHE", global = true)]
+    pub package_cache: Option<PathBuf>,
+    /// Where missing packages are downloaded from (default
+    /// `https://packages.fhir.org`); `none` works offline, from files and the cache.
+    #[arg(long, env = "IPE_PACKAGE_REGISTRY", global = true)]
+    pub package_registry: Option<String>,
 }
 
 /// What a conditional delete does when several resources match
@@ -87,6 +100,9 @@ struct FileConfig {
     update_create: Option<bool>,
     conditional_delete: Option<ConditionalDelete>,
     log_format: Option<LogFormat>,
+    packages: Option<Vec<String>>,
+    package_cache: Option<PathBuf>,
+    package_registry: Option<String>,
 }
 
 /// The checked configuration the server runs with.
@@ -101,6 +117,11 @@ pub struct Config {
     pub update_create: bool,
     pub conditional_delete: ConditionalDelete,
     pub log_format: LogFormat,
+    /// Packages to load at start, as given (see [`Overrides::packages`]).
+    pub packages: Vec<String>,
+    pub package_cache: PathBuf,
+    /// `None`: offline.
+    pub package_registry: Option<String>,
 }
 
 /// A database URL; its `Debug`/`Display` hide any password.
@@ -177,6 +198,21 @@ impl Config {
                 .or(file.conditional_delete)
                 .unwrap_or(ConditionalDelete::Multiple),
             log_format: o.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            packages: if o.packages.is_empty() {
+                file.packages.unwrap_or_default()
+            } else {
+                o.packages.clone()
+            },
+            package_cache: o
+                .package_cache
+                .clone()
+                .or(file.package_cache)
+                .unwrap_or_else(crate::packages::PackageCache::default_root),
+            package_registry: match o.package_registry.clone().or(file.package_registry) {
+                Some(r) if r == "none" || r.is_empty() => None,
+                Some(r) => Some(r),
+                None => Some(crate::packages::loader::DEFAULT_REGISTRY.to_owned()),
+            },
         };
         config.check()
     }

@@ -1,9 +1,10 @@
-//! The `ipe` command: `serve` (default) and `migrate`.
+//! The `ipe` command: `serve` (default), `migrate` and `packages`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ipe::config::{Config, LogFormat, Overrides};
+use ipe::packages::{Loader, PackageCache};
 use ipe::startup::{migrate, Application};
 
 #[derive(Parser)]
@@ -21,6 +22,21 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Manage the FHIR package cache.
+    #[command(subcommand)]
+    Packages(PackagesCommand),
+}
+
+#[derive(Subcommand)]
+enum PackagesCommand {
+    /// Install packages (and their dependencies) into the package cache:
+    /// `name@version`, a `.tgz` file or a package folder.
+    Install {
+        #[arg(required = true)]
+        packages: Vec<String>,
+    },
+    /// List the cached packages with their resources by type.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +60,10 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Migrate => migrate(&config).await.map_err(|e| e.to_string()),
             Command::Serve => serve(&config).await,
+            Command::Packages(PackagesCommand::Install { packages }) => install_packages(&config, &packages).await,
+            Command::Packages(PackagesCommand::List) => {
+                ipe::packages::cli::list(&PackageCache::new(&config.package_cache)).map(|out| print!("{out}"))
+            }
         }
     });
     match result {
@@ -60,6 +80,17 @@ async fn serve(config: &Config) -> Result<(), String> {
     let app = Application::build(config).await.map_err(|e| e.to_string())?;
     tracing::info!(port = app.port(), database = %config.database_url, "Ipê is serving FHIR R4");
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn install_packages(config: &Config, packages: &[String]) -> Result<(), String> {
+    let loader = Loader {
+        cache: PackageCache::new(&config.package_cache),
+        registry_url: config.package_registry.clone(),
+    };
+    let specs = ipe::packages::sets::expand(packages);
+    let out = ipe::packages::cli::install(&loader, &specs).await?;
+    print!("{out}");
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {

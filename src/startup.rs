@@ -12,6 +12,7 @@ use crate::clock::{instant, Clock, IdGenerator, SystemClock, UuidIds};
 use crate::config::Config;
 use crate::http::{request_log, routes, AppState};
 use crate::index::LiveRegistry;
+use crate::packages::{CanonicalRegistry, Loader, PackageCache};
 use crate::rest::Context;
 use crate::store::{Store, StoreError};
 use crate::validation::{SchemaLoadError, StructuralValidator};
@@ -26,8 +27,12 @@ pub enum StartupError {
     Schema(#[from] SchemaLoadError),
     #[error("cannot load the stored SearchParameters: {0}")]
     SearchParameters(crate::error::FhirError),
+    #[error("cannot load the stored conformance resources: {0}")]
+    Conformance(crate::error::FhirError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("cannot load packages: {0}")]
+    Packages(#[from] crate::packages::loader::LoadError),
 }
 
 /// A bound, ready-to-run server.
@@ -49,6 +54,7 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let store = open_store(config).await?;
         store.migrate().await.map_err(StartupError::Migrate)?;
+        let canonicals = Arc::new(load_canonicals(config).await?);
         let validator = Arc::new(StructuralValidator::new()?);
         // Compile every type's schema validator off the request path.
         let warm = validator.clone();
@@ -61,6 +67,7 @@ impl Application {
             update_create: config.update_create,
             conditional_delete: config.conditional_delete,
             registry: Arc::new(LiveRegistry::default()),
+            canonicals,
         };
         // The SearchParameters stored on the server, and their unfinished
         // reindex jobs, before the first request.
@@ -68,6 +75,10 @@ impl Application {
             .await
             .map_err(StartupError::SearchParameters)?;
         crate::reindex::spawn_refresher(&ctx);
+        let stored = crate::rest::canonicals::load_stored(&ctx)
+            .await
+            .map_err(StartupError::Conformance)?;
+        tracing::info!(stored, "conformance resources stored on the server are in the registry");
         let state = web::Data::new(AppState {
             started_at: instant(clock.now_micros()),
             ctx,
@@ -122,4 +133,26 @@ async fn open_store(config: &Config) -> Result<Store, StartupError> {
             url: config.database_url.to_string(),
             source,
         })
+}
+
+/// The canonical registry: the base R4 definitions plus the configured
+/// packages and their dependencies.
+pub async fn load_canonicals(config: &Config) -> Result<CanonicalRegistry, StartupError> {
+    let registry = crate::packages::base::registry();
+    let specs = crate::packages::sets::expand(&config.packages);
+    if specs.is_empty() {
+        return Ok(registry);
+    }
+    let loader = Loader {
+        cache: PackageCache::new(&config.package_cache),
+        registry_url: config.package_registry.clone(),
+    };
+    let (report, _) = loader.load(&specs, &registry).await?;
+    for (wanted, used) in &report.substituted {
+        tracing::warn!(%wanted, %used, "package dependency met by another version");
+    }
+    for (missing, needed_by) in &report.missing {
+        tracing::warn!(%missing, %needed_by, "package dependency not available");
+    }
+    Ok(registry)
 }

@@ -263,7 +263,7 @@ fn version_matches(have: Option<&str>, wanted: &str) -> bool {
 
 /// Orders versions as semver-like dotted numbers where they are numeric, as
 /// text otherwise; a missing version sorts first.
-fn compare_versions(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
+pub(crate) fn compare_versions(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     match (a, b) {
         (None, None) => Ordering::Equal,

@@ -6,6 +6,7 @@
 pub mod batch;
 mod bundle_entry;
 mod bundle_writer;
+pub mod canonicals;
 pub mod capabilities;
 pub mod conditional;
 pub mod create;
@@ -50,6 +51,8 @@ pub struct Context {
     pub conditional_delete: ConditionalDelete,
     /// The SearchParameters writes are indexed and searches planned with.
     pub registry: Arc<LiveRegistry>,
+    /// Conformance resources (base, packages, stored) by canonical URL.
+    pub canonicals: Arc<crate::packages::CanonicalRegistry>,
 }
 
 /// One version of a resource as served: the stored JSON and its identity.

@@ -27,9 +27,15 @@ pub(super) fn check_body(ctx: &Context, rtype: ResourceType, resource: &Value) -
 /// rebuilt and their reindex jobs started (`crate::reindex`, in the
 /// background: a package of a thousand SearchParameters costs one rebuild,
 /// not a thousand).
+///
+/// Conformance resources it wrote go into the canonical registry once the
+/// commit has succeeded, never before: a rolled-back ValueSet must not be
+/// used.
 pub(super) async fn commit(ctx: &Context, tx: WriteTx) -> Result<(), FhirError> {
     let search_parameters_changed = tx.has_written("SearchParameter");
+    let conformance = tx.conformance_writes().to_vec();
     tx.commit().await?;
+    super::canonicals::apply(ctx, &conformance);
     if search_parameters_changed {
         ctx.registry.refresh_wanted.notify_one();
     }

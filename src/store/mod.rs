@@ -24,7 +24,7 @@ pub use index::index_float;
 pub use reindex::ReindexJob;
 pub use search::{FoundRow, KeyKind, KeyValue};
 pub(crate) use sql::{Arg, Sql};
-pub use write::{Current, NewVersion, WriteTx};
+pub use write::{ConformanceWrite, Current, NewVersion, WriteTx};
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};

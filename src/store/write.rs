@@ -95,6 +95,18 @@ pub struct WriteTx {
     pending: Vec<Pending>,
     /// The resource types written, for what must follow the commit.
     written_types: Vec<String>,
+    /// Conformance resources written, for the canonical registry after the
+    /// commit.
+    conformance: Vec<ConformanceWrite>,
+}
+
+/// A conformance resource (ValueSet, StructureDefinition, …) a transaction
+/// wrote: its new body, or `None` for a delete.
+#[derive(Debug, Clone)]
+pub struct ConformanceWrite {
+    pub resource_type: String,
+    pub id: String,
+    pub body: Option<Vec<u8>>,
 }
 
 impl WriteTx {
@@ -109,6 +121,7 @@ impl WriteTx {
             dialect,
             pending: Vec::new(),
             written_types: Vec::new(),
+            conformance: Vec::new(),
         })
     }
 
@@ -222,6 +235,13 @@ impl WriteTx {
         if !self.written_types.iter().any(|t| t == v.resource_type) {
             self.written_types.push(v.resource_type.to_owned());
         }
+        if crate::packages::registry::CANONICAL_TYPES.contains(&v.resource_type) {
+            self.conformance.push(ConformanceWrite {
+                resource_type: v.resource_type.to_owned(),
+                id: v.id.to_owned(),
+                body: v.body.map(<[u8]>::to_vec),
+            });
+        }
         self.pending.push(Pending {
             rkey: prev.map(|p| p.rkey),
             rtype: v.resource_type.to_string(),
@@ -242,6 +262,11 @@ impl WriteTx {
     /// Whether a resource of `rtype` was written.
     pub fn has_written(&self, rtype: &str) -> bool {
         self.written_types.iter().any(|t| t == rtype)
+    }
+
+    /// The conformance resources written, in order.
+    pub fn conformance_writes(&self) -> &[ConformanceWrite] {
+        &self.conformance
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
