@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::builtin::Builtin;
+use super::builtin::{Builtin, GrammarFilter};
 use super::cache::Deps;
 use super::codesystem::{CodeSystemIndex, Designation};
 use super::error::TerminologyError;
@@ -228,14 +228,14 @@ fn indexed_part(cs: &Arc<CodeSystemIndex>, inc: &Value) -> Expansion {
 fn builtin_part(b: Builtin, inc: &Value) -> Expansion {
     let mut part = Expansion::default();
     let system: Arc<str> = b.url().into();
-    if inc.get("filter").is_some() {
-        let reason = format!("filters on {} are not supported", b.name());
-        part.open.push((b.url().to_owned(), Open::NotSupported(reason)));
-        return part;
-    }
     let concepts: Vec<&Value> = array(inc, "concept").collect();
     if concepts.is_empty() {
-        part.open.push((b.url().to_owned(), Open::Builtin(b)));
+        let filters = array(inc, "filter").map(|f| GrammarFilter::compile(b, f)).collect();
+        let open = match filters {
+            Ok(filters) => Open::Builtin(b, filters),
+            Err(reason) => Open::NotSupported(reason),
+        };
+        part.open.push((b.url().to_owned(), open));
         return part;
     }
     for c in concepts {

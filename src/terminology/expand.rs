@@ -129,7 +129,7 @@ fn refuse_open(expansion: &Expansion) -> Result<(), TerminologyError> {
     match expansion.open.first() {
         None => Ok(()),
         Some((system, Open::NotSupported(reason))) => Err(TerminologyError::not_supported(system, reason.clone())),
-        Some((system, Open::Builtin(b))) => Err(TerminologyError::not_supported(
+        Some((system, Open::Builtin(b, _))) => Err(TerminologyError::not_supported(
             system,
             format!("{} are defined by a grammar and cannot be enumerated", b.name()),
         )),

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::builtin::Builtin;
+use super::builtin::{Builtin, GrammarFilter};
 use super::codesystem::{CodeSystemIndex, Concept, Designation};
 
 /// One code in an expansion.
@@ -77,8 +77,9 @@ impl Member {
 /// Why the members of one system cannot be enumerated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Open {
-    /// A built-in grammar-defined system included whole: any valid code is in.
-    Builtin(Builtin),
+    /// A built-in grammar-defined system: any valid code passing the
+    /// filters (none: the whole system) is in.
+    Builtin(Builtin, Vec<GrammarFilter>),
     /// A system (or filter) this server cannot evaluate.
     NotSupported(String),
 }

@@ -41,6 +41,8 @@ pub mod translate;
 pub mod validate;
 
 #[cfg(test)]
+mod package_expansions;
+#[cfg(test)]
 mod tests;
 
 pub use codesystem::CodeSystemIndex;

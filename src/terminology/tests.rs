@@ -751,3 +751,23 @@ fn a_loaded_snomed_release_serves_is_a_filters_and_validation() {
     let v = validate_vs(&svc, "http://x/diseases", "http://snomed.info/sct", "404684003", None);
     assert!(!result(&v), "a parent concept is not in an is-a value set");
 }
+
+#[test]
+fn validate_code_grammar_filters_narrow_built_in_systems() {
+    let time = vs(
+        "http://x/time",
+        json!({"include": [{"system": "http://unitsofmeasure.org",
+        "filter": [{"property": "canonical", "op": "=", "value": "s"}]}]}),
+    );
+    let svc = service(&[time]);
+    assert!(result(&validate_vs(
+        &svc,
+        "http://x/time",
+        "http://unitsofmeasure.org",
+        "wk",
+        None
+    )));
+    let mg = validate_vs(&svc, "http://x/time", "http://unitsofmeasure.org", "mg", None);
+    assert!(!result(&mg));
+    assert!(message(&mg).contains("not in the value set"), "{mg}");
+}

@@ -205,7 +205,21 @@ impl TerminologyService {
             return valid(m, &coding, language);
         }
         match exp.open_for(system) {
-            Some(Open::Builtin(b)) => builtin(*b, &coding),
+            Some(Open::Builtin(b, filters)) => {
+                let v = builtin(*b, &coding);
+                match filters.iter().find(|f| !f.matches(coding.code)) {
+                    Some(f) if v.verdict == Verdict::Valid => Validation::new(Verdict::Invalid, &coding).with(
+                        Severity::Error,
+                        IssueType::CodeInvalid,
+                        format!(
+                            "The code '{}' is valid {} but not in the value set '{vs}' (filter {f:?})",
+                            coding.code,
+                            b.name()
+                        ),
+                    ),
+                    _ => v,
+                }
+            }
             Some(Open::NotSupported(reason)) => not_supported(&coding, system, reason),
             None if exp.partial.iter().any(|s| s == system) => unknown_in_fragment(&coding, system),
             None => self.not_member(vs, &coding, system),

@@ -23,7 +23,20 @@ pub fn check(tag: &str) -> Result<String, String> {
             .map(|()| tag.to_owned())
             .map_err(|e| format!("'{tag}': {e}"));
     }
-    parse(tag).map_err(|e| format!("'{tag}' is not a valid BCP-47 language tag: {e}"))
+    parse(tag)
+        .map(|(display, _)| display)
+        .map_err(|e| format!("'{tag}' is not a valid BCP-47 language tag: {e}"))
+}
+
+/// Which optional parts a valid tag has, by the property names of
+/// value set filters (`ext-lang`, `script`, `region`, `variant`,
+/// `extension`, `private-use`); `None` for an invalid tag.
+pub fn parts(tag: &str) -> Option<Vec<&'static str>> {
+    let lower = tag.to_ascii_lowercase();
+    if lower.starts_with("x-") || lower.starts_with("i-") {
+        return check(tag).ok().map(|_| vec!["private-use"]);
+    }
+    parse(tag).ok().map(|(_, parts)| parts)
 }
 
 fn is_alpha(s: &str, min: usize, max: usize) -> bool {
@@ -42,7 +55,8 @@ fn private_use(rest: &str) -> Result<(), String> {
     }
 }
 
-fn parse(tag: &str) -> Result<String, String> {
+fn parse(tag: &str) -> Result<(String, Vec<&'static str>), String> {
+    let mut parts = Vec::new();
     let subtags: Vec<&str> = tag.split('-').collect();
     let mut it = subtags.iter().copied().peekable();
     let language = it.next().unwrap_or_default();
@@ -56,19 +70,24 @@ fn parse(tag: &str) -> Result<String, String> {
         it.next();
         extlangs += 1;
     }
+    if extlangs > 0 {
+        parts.push("ext-lang");
+    }
     if it.peek().is_some_and(|s| is_alpha(s, 4, 4)) {
-        it.next(); // script
+        it.next();
+        parts.push("script");
     }
     let mut qualifiers = Vec::new();
     if let Some(region) = it.peek().copied().filter(|s| is_alpha(s, 2, 2) || is_digits(s, 3)) {
         it.next();
+        parts.push("region");
         qualifiers.push(region_name(region)?);
     }
-    rest_subtags(&mut it)?;
+    rest_subtags(&mut it, &mut parts)?;
     if !qualifiers.is_empty() {
         display = format!("{display} ({})", qualifiers.join(", "));
     }
-    Ok(display)
+    Ok((display, parts))
 }
 
 fn is_digits(s: &str, n: usize) -> bool {
@@ -95,12 +114,13 @@ fn region_name(region: &str) -> Result<String, String> {
 }
 
 /// Variants, extensions and a private-use tail.
-fn rest_subtags<'a>(it: &mut impl Iterator<Item = &'a str>) -> Result<(), String> {
+fn rest_subtags<'a>(it: &mut impl Iterator<Item = &'a str>, parts: &mut Vec<&'static str>) -> Result<(), String> {
     let rest: Vec<&str> = it.collect();
     let mut i = 0;
     while i < rest.len() {
         let s = rest[i];
         if s.eq_ignore_ascii_case("x") {
+            parts.push("private-use");
             return private_use(&rest[i + 1..].join("-"));
         }
         if s.len() == 1 && is_alnum(s, 1, 1) {
@@ -108,6 +128,7 @@ fn rest_subtags<'a>(it: &mut impl Iterator<Item = &'a str>) -> Result<(), String
             if n == 0 {
                 return Err(format!("extension '{s}' has no subtags"));
             }
+            parts.push("extension");
             i += 1 + n;
             continue;
         }
@@ -115,6 +136,7 @@ fn rest_subtags<'a>(it: &mut impl Iterator<Item = &'a str>) -> Result<(), String
         if !variant {
             return Err(format!("'{s}' is not a valid subtag here"));
         }
+        parts.push("variant");
         i += 1;
     }
     Ok(())
@@ -141,6 +163,14 @@ mod tests {
         ] {
             assert!(check(ok).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn reports_the_parts_a_tag_has() {
+        assert_eq!(parts("en"), Some(vec![]));
+        assert_eq!(parts("zh-Hant-TW"), Some(vec!["script", "region"]));
+        assert_eq!(parts("de-CH-1901-x-a"), Some(vec!["region", "variant", "private-use"]));
+        assert_eq!(parts("pt-ZZ"), None);
     }
 
     #[test]

@@ -60,9 +60,62 @@ impl Builtin {
     }
 }
 
+/// A value set filter on a grammar-defined system, tested per code:
+/// UCUM `canonical = unit` (units commensurable with it, as the base
+/// spec's `all-time-units` uses) and BCP-47 `<part> exists true|false`
+/// (parts: `ext-lang`, `script`, `region`, `variant`, `extension`,
+/// `private-use`, as US Core's `simple-language` uses).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GrammarFilter {
+    UcumCommensurable(String),
+    Bcp47Part { part: String, exists: bool },
+}
+
+impl GrammarFilter {
+    pub fn compile(system: Builtin, filter: &serde_json::Value) -> Result<Self, String> {
+        let field = |k: &str| filter.get(k).and_then(serde_json::Value::as_str).unwrap_or_default();
+        match (system, field("property"), field("op")) {
+            (Builtin::Ucum, "canonical", "=") => Ok(GrammarFilter::UcumCommensurable(field("value").to_owned())),
+            (Builtin::Bcp47, part, "exists") => Ok(GrammarFilter::Bcp47Part {
+                part: part.to_owned(),
+                exists: field("value") != "false",
+            }),
+            (b, p, op) => Err(format!("filter '{p} {op}' on {} is not supported", b.name())),
+        }
+    }
+
+    /// Whether a code (already known valid) passes.
+    pub fn matches(&self, code: &str) -> bool {
+        match self {
+            GrammarFilter::UcumCommensurable(unit) => {
+                match (crate::ucum::canonical(code), crate::ucum::canonical(unit)) {
+                    (Ok(a), Ok(b)) => a.is_commensurable(&b),
+                    _ => false,
+                }
+            }
+            GrammarFilter::Bcp47Part { part, exists } => {
+                bcp47::parts(code).is_some_and(|parts| parts.contains(&part.as_str()) == *exists)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grammar_filters_select_time_units_and_plain_language_tags() {
+        let time = GrammarFilter::compile(
+            Builtin::Ucum,
+            &serde_json::json!({"property": "canonical", "op": "=", "value": "a"}),
+        )
+        .unwrap();
+        assert!(time.matches("min") && time.matches("h") && !time.matches("mg"));
+        let f = serde_json::json!({"property": "script", "op": "exists", "value": "false"});
+        let no_script = GrammarFilter::compile(Builtin::Bcp47, &f).unwrap();
+        assert!(no_script.matches("pt-BR") && !no_script.matches("zh-Hant"));
+    }
 
     #[test]
     fn ucum_units_are_checked_by_the_ucum_grammar() {
