@@ -78,10 +78,11 @@ impl Deps {
     }
 }
 
-struct Slot<T> {
+/// A cached value and what it was computed from.
+pub struct Slot<T> {
     generation: u64,
-    deps: Deps,
-    value: T,
+    pub deps: Deps,
+    pub value: T,
 }
 
 /// A map of computed values, each valid while its [`Deps`] are fresh and the
@@ -106,10 +107,9 @@ impl<T: Clone> Cache<T> {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn get(&self, key: &str, registry: &CanonicalRegistry) -> Option<(T, Deps)> {
+    pub fn get(&self, key: &str, registry: &CanonicalRegistry) -> Option<Arc<Slot<T>>> {
         let slot = self.map.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned()?;
-        (slot.generation == self.generation() && slot.deps.fresh(registry))
-            .then(|| (slot.value.clone(), slot.deps.clone()))
+        (slot.generation == self.generation() && slot.deps.fresh(registry)).then_some(slot)
     }
 
     /// Stores a value computed since `generation` was read (dropped if the

@@ -84,9 +84,9 @@ impl TerminologyService {
             Some(v) => format!("{system}|{v}"),
             None => system.to_owned(),
         };
-        if let Some((cs, more)) = self.indexes.get(&canonical, &self.registry) {
-            deps.extend(&more);
-            return SystemSource::Index(cs);
+        if let Some(slot) = self.indexes.get(&canonical, &self.registry) {
+            deps.extend(&slot.deps);
+            return SystemSource::Index(slot.value.clone());
         }
         let generation = self.indexes.generation();
         let mut own = Deps::default();
@@ -131,6 +131,9 @@ impl TerminologyService {
 
     /// The content of a value set known to the registry, cached.
     pub fn expansion(&self, canonical: &str) -> Result<Arc<Expansion>, TerminologyError> {
+        if let Some(slot) = self.expansions.get(canonical, &self.registry) {
+            return Ok(slot.value.clone());
+        }
         self.expansion_in(canonical, &ExpandOptions::default(), Vec::new())
             .map(|(e, _)| e)
     }
@@ -144,8 +147,8 @@ impl TerminologyService {
         mut stack: Vec<String>,
     ) -> Result<(Arc<Expansion>, Deps), TerminologyError> {
         let key = options.key(canonical);
-        if let Some(hit) = self.expansions.get(&key, &self.registry) {
-            return Ok(hit);
+        if let Some(slot) = self.expansions.get(&key, &self.registry) {
+            return Ok((slot.value.clone(), slot.deps.clone()));
         }
         let generation = self.expansions.generation();
         let mut deps = Deps::default();

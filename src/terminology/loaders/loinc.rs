@@ -39,7 +39,7 @@ pub fn load(path: &Path, version: Option<&str>) -> Result<CodeSystemIndex, LoadE
         line: 1,
         message: "no LOINC_NUM column".into(),
     })?;
-    let (long_name, short_name) = (column("LONG_COMMON_NAME"), column("SHORTNAME"));
+    let (long_name, short_name, status) = (column("LONG_COMMON_NAME"), column("SHORTNAME"), column("STATUS"));
     let properties: Vec<(&str, usize)> = PROPERTIES.iter().filter_map(|p| Some((*p, column(p)?))).collect();
     let mut b = CodeSystemIndex::builder(URL, version).name("LOINC");
     for row in rows {
@@ -61,7 +61,7 @@ pub fn load(path: &Path, version: Option<&str>) -> Result<CodeSystemIndex, LoadE
                     .push(PropertyValue::new(name, "valueString", Value::String(v.to_owned())));
             }
         }
-        concept.inactive = get(column("STATUS")) == Some("DEPRECATED");
+        concept.inactive = get(status) == Some("DEPRECATED");
         b.add(concept);
     }
     Ok(b.finish())
