@@ -17,6 +17,7 @@
 //! - [`ucum`]: UCUM unit parsing and conversion.
 //! - [`index`]: the SearchParameter registry and the index values of a resource.
 //! - [`search`]: search requests (parse; plan and execution to come).
+//! - [`terminology`]: `$expand`, `$validate-code`, `$lookup`, `$subsumes`, `$translate`.
 
 pub mod clock;
 pub mod config;
@@ -32,5 +33,6 @@ pub mod rest;
 pub mod search;
 pub mod startup;
 pub mod store;
+pub mod terminology;
 pub mod ucum;
 pub mod validation;

@@ -30,6 +30,8 @@ pub enum IssueType {
     Structure,
     Required,
     Value,
+    /// A code that is not valid in its system or value set (terminology).
+    CodeInvalid,
     Invariant,
     Security,
     Forbidden,
@@ -55,6 +57,7 @@ impl IssueType {
             IssueType::Structure => "structure",
             IssueType::Required => "required",
             IssueType::Value => "value",
+            IssueType::CodeInvalid => "code-invalid",
             IssueType::Invariant => "invariant",
             IssueType::Security => "security",
             IssueType::Forbidden => "forbidden",
