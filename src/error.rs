@@ -33,6 +33,13 @@
 //! feature that is parsed but not built, and `Invalid` (400) otherwise: a
 //! `_page` this server did not write (`value`), or a compartment search the
 //! compartment definitions do not allow (`not-supported`).
+//!
+//! A [`TerminologyError`] (the terminology operations) is `NotFound` (404)
+//! for an unknown ValueSet, CodeSystem, ConceptMap or code; `Invalid` (400,
+//! `invalid`) for a bad parameter; `Unprocessable` (422) when the request is
+//! well formed but cannot be answered here: `not-supported` for a code
+//! system not loaded, `processing` for a value set that cannot be expanded,
+//! `too-costly` for an expansion over the limit without paging.
 
 use thiserror::Error;
 
@@ -41,6 +48,7 @@ use crate::rest::patch::PatchError;
 use crate::search::params::SearchParamError;
 use crate::search::SearchError;
 use crate::store::StoreError;
+use crate::terminology::TerminologyError;
 
 #[derive(Debug, Error)]
 pub enum FhirError {
@@ -133,6 +141,29 @@ impl From<SearchError> for FhirError {
             SearchError::BadPage(_) => FhirError::invalid(IssueType::Value, e.to_string(), None),
             SearchError::NotInCompartment { .. } | SearchError::NoCompartment(_) => {
                 FhirError::invalid(IssueType::NotSupported, e.to_string(), None)
+            }
+        }
+    }
+}
+
+impl From<TerminologyError> for FhirError {
+    fn from(e: TerminologyError) -> Self {
+        let message = e.to_string();
+        match e {
+            TerminologyError::NotFound { .. } => FhirError::NotFound(message.trim_end_matches(" is not known").into()),
+            TerminologyError::InvalidParameter { name, .. } => FhirError::invalid(
+                IssueType::Invalid,
+                message,
+                Some(&format!("Parameters.parameter.where(name = '{name}')")),
+            ),
+            TerminologyError::NotSupported { .. } => {
+                FhirError::Unprocessable(vec![Issue::error(IssueType::NotSupported, message)])
+            }
+            TerminologyError::NotExpandable { .. } => {
+                FhirError::Unprocessable(vec![Issue::error(IssueType::Processing, message)])
+            }
+            TerminologyError::TooCostly { .. } => {
+                FhirError::Unprocessable(vec![Issue::error(IssueType::TooCostly, message)])
             }
         }
     }

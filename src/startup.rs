@@ -67,6 +67,7 @@ impl Application {
             update_create: config.update_create,
             conditional_delete: config.conditional_delete,
             registry: Arc::new(LiveRegistry::default()),
+            terminology: crate::rest::operations::service(canonicals.clone()),
             canonicals,
         };
         // The SearchParameters stored on the server, and their unfinished

@@ -483,3 +483,64 @@ pub async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     })
     .await
 }
+
+/// `GET|POST [base]/[type]/$operation` (the terminology operations).
+pub async fn operation_type(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let (rtype, op) = path.into_inner();
+        let rtype = rest::resource_type(&rtype)?;
+        let parameters = operation_parameters(&req, payload, &state, &query).await?;
+        let out = rest::operations::invoke(&state.ctx, rtype, None, operation_name(&op), parameters).await?;
+        Ok(response::json_body(&neg, StatusCode::OK, out.to_string().into_bytes()).await)
+    })
+    .await
+}
+
+/// `GET|POST [base]/[type]/[id]/$operation`.
+pub async fn operation_instance(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(req, |req, neg, query| async move {
+        let (rtype, id, op) = path.into_inner();
+        let rtype = rest::resource_type(&rtype)?;
+        let id = rest::id(&id)?;
+        let parameters = operation_parameters(&req, payload, &state, &query).await?;
+        let out = rest::operations::invoke(&state.ctx, rtype, Some(&id), operation_name(&op), parameters).await?;
+        Ok(response::json_body(&neg, StatusCode::OK, out.to_string().into_bytes()).await)
+    })
+    .await
+}
+
+fn operation_name(segment: &str) -> &str {
+    segment.strip_prefix('$').unwrap_or(segment)
+}
+
+/// GET: the query as Parameters; POST: the body, a Parameters resource (the
+/// query's parameters are added to it).
+async fn operation_parameters(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    query: &[(String, String)],
+) -> Result<Value, FhirError> {
+    let from_query = rest::operations::query_parameters(query);
+    if req.method() != actix_web::http::Method::POST {
+        return Ok(from_query);
+    }
+    let mut body = rest::operations::body_parameters(resource_body(req, payload, state).await?)?;
+    if let (Some(list), Some(extra)) = (
+        body.get_mut("parameter").and_then(Value::as_array_mut),
+        from_query.get("parameter").and_then(Value::as_array),
+    ) {
+        list.extend(extra.iter().cloned());
+    }
+    Ok(body)
+}

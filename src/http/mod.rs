@@ -95,6 +95,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(not_allowed()),
     )
     .service(
+        web::resource("/{type}/{id}/{op:\\$[a-z-]+}")
+            .route(web::get().to(h::operation_instance))
+            .route(web::post().to(h::operation_instance))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/{type}/{op:\\$[a-z-]+}")
+            .route(web::get().to(h::operation_type))
+            .route(web::post().to(h::operation_type))
+            .default_service(not_allowed()),
+    )
+    .service(
         web::resource("/{compartment}/{id}/{type}")
             .route(web::get().to(h::search_compartment))
             .default_service(not_allowed()),

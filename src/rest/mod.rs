@@ -12,6 +12,7 @@ pub mod conditional;
 pub mod create;
 pub mod delete;
 pub mod history;
+pub mod operations;
 pub mod patch;
 pub mod read;
 pub mod search_compartment;
@@ -53,6 +54,8 @@ pub struct Context {
     pub registry: Arc<LiveRegistry>,
     /// Conformance resources (base, packages, stored) by canonical URL.
     pub canonicals: Arc<crate::packages::CanonicalRegistry>,
+    /// `$expand`, `$validate-code`… over [`Self::canonicals`].
+    pub terminology: Arc<crate::terminology::TerminologyService>,
 }
 
 /// One version of a resource as served: the stored JSON and its identity.

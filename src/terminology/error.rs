@@ -9,9 +9,6 @@
 //! | `NotExpandable`    | 422    | processing    |
 //! | `TooCostly`        | 422    | too-costly    |
 
-use crate::error::FhirError;
-use crate::outcome::{Issue, IssueType};
-
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TerminologyError {
     /// A ValueSet, CodeSystem or ConceptMap the request names is not known.
@@ -57,32 +54,10 @@ impl TerminologyError {
     }
 }
 
-impl From<TerminologyError> for FhirError {
-    fn from(e: TerminologyError) -> Self {
-        let message = e.to_string();
-        match e {
-            TerminologyError::NotFound { .. } => FhirError::NotFound(message.trim_end_matches(" is not known").into()),
-            TerminologyError::InvalidParameter { name, .. } => FhirError::invalid(
-                IssueType::Invalid,
-                message,
-                Some(&format!("Parameters.parameter.where(name = '{name}')")),
-            ),
-            TerminologyError::NotSupported { .. } => {
-                FhirError::Unprocessable(vec![Issue::error(IssueType::NotSupported, message)])
-            }
-            TerminologyError::NotExpandable { .. } => {
-                FhirError::Unprocessable(vec![Issue::error(IssueType::Processing, message)])
-            }
-            TerminologyError::TooCostly { .. } => {
-                FhirError::Unprocessable(vec![Issue::error(IssueType::TooCostly, message)])
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::FhirError;
 
     #[test]
     fn each_error_kind_maps_to_its_status_and_issue_code() {

@@ -17,3 +17,4 @@ mod patch;
 mod search;
 mod search_parameters;
 mod synthea;
+mod terminology;
