@@ -23,7 +23,7 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
     ]);
     let resources: Vec<Value> = ResourceType::all()
         .map(|t| {
-            json!({
+            let mut resource = json!({
                 "type": t.as_str(),
                 "profile": format!("http://hl7.org/fhir/StructureDefinition/{t}"),
                 "interaction": interactions,
@@ -37,7 +37,12 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
                 "conditionalDelete": ctx.conditional_delete.as_str(),
                 "searchInclude": search_includes(&registry, t),
                 "searchParam": search_params(registry.for_type(t.as_str()), full_text_params(Some(t))),
-            })
+            });
+            let operations = operations(t);
+            if !operations.is_empty() {
+                resource["operation"] = Value::Array(operations);
+            }
+            resource
         })
         .collect();
     json!({
@@ -61,6 +66,15 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
             "searchParam": search_params(registry.for_type("Resource"), full_text_params(None)),
         }]
     })
+}
+
+/// The terminology operations served on a type (`super::operations`).
+fn operations(t: ResourceType) -> Vec<Value> {
+    super::operations::OPERATIONS
+        .iter()
+        .filter(|(rtype, _, _)| *rtype == t.as_str())
+        .map(|(rtype, name, _)| json!({"name": name, "definition": super::operations::definition_url(rtype, name)}))
+        .collect()
 }
 
 /// Whether search can use the parameter: every kind but `special` (`near`

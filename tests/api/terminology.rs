@@ -70,6 +70,20 @@ async fn operations_on_base_definitions(backend: Backend) {
     assert_eq!(not_parameters.status, 400, "{}", not_parameters.text);
     let no_such_operation = app.get("Patient/$expand").await;
     assert_eq!(no_such_operation.status, 501, "{}", no_such_operation.text);
+
+    // The CapabilityStatement says so.
+    let cs = ok(&app, "metadata").await;
+    let ops = |t: &str| {
+        cs["rest"][0]["resource"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["type"] == t))
+            .map(|r| r["operation"].to_string())
+            .unwrap_or_default()
+    };
+    assert!(ops("ValueSet").contains("http://hl7.org/fhir/OperationDefinition/valueset-expand"));
+    assert!(ops("CodeSystem").contains(r#""name":"subsumes""#));
+    assert!(ops("ConceptMap").contains(r#""name":"translate""#));
+    assert_eq!(ops("Patient"), "null");
 }
 
 fn code_system(version: &str, codes: &[(&str, &str)]) -> Value {
