@@ -104,7 +104,8 @@ impl Criteria {
             ..ParseOptions::default()
         };
         let registry = ctx.registry.current();
-        let request = params::parse(Some(self.rtype.as_str()), &self.pairs, &registry, &options)?;
+        let mut request = params::parse(Some(self.rtype.as_str()), &self.pairs, &registry, &options)?;
+        super::search_codes::resolve(&mut request, &ctx.terminology)?;
         if let Some((name, why)) = request.ignored.first() {
             return Err(FhirError::invalid(
                 IssueType::Invalid,

@@ -15,6 +15,7 @@ pub mod history;
 pub mod operations;
 pub mod patch;
 pub mod read;
+pub mod search_codes;
 pub mod search_compartment;
 pub mod search_system;
 pub mod search_type;

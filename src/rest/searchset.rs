@@ -45,7 +45,7 @@ pub(super) fn parse(
 pub(super) async fn respond(
     ctx: &Context,
     registry: &Registry,
-    request: SearchRequest,
+    mut request: SearchRequest,
     compartment: &[Membership],
     path: &str,
     options: &SearchOptions,
@@ -56,6 +56,7 @@ pub(super) async fn respond(
         base: options.base.clone(),
         now,
     };
+    super::search_codes::resolve(&mut request, &ctx.terminology)?;
     let plan = Plan::compile(request, registry, env, compartment)?;
     let mut page = search::run(&ctx.store, &plan).await?;
     page.warnings.extend(reindexing_warnings(ctx, &plan));

@@ -138,6 +138,13 @@ pub enum Criterion {
     },
     /// Token `:of-type`.
     OfType(Vec<OfTypeValue>),
+    /// `:in`, `:not-in`, `:above` or `:below` (`original`) resolved by the
+    /// terminology service into the (system, code) pairs it stands for.
+    Codes {
+        negated: bool,
+        codes: Vec<(String, String)>,
+        original: Box<Criterion>,
+    },
     /// Reference, plain or with a `:Type` modifier (folded into the values).
     Reference(Vec<ReferenceValue>),
     /// Reference `:identifier`: the identifier of the reference.

@@ -97,6 +97,7 @@ fn clause_name(clause: &Clause) -> String {
 
 fn modifier_suffix(criterion: &Criterion) -> &'static str {
     match criterion {
+        Criterion::Codes { original, .. } => modifier_suffix(original),
         Criterion::Missing(_) => ":missing",
         Criterion::String(StringMatch::Exact, _) => ":exact",
         Criterion::String(StringMatch::Contains, _) | Criterion::Uri(UriMatch::Contains, _) => ":contains",
@@ -126,6 +127,7 @@ fn modifier_suffix(criterion: &Criterion) -> &'static str {
 /// The OR values, each escaped, joined by `,`.
 fn criterion_values(criterion: &Criterion) -> String {
     let items: Vec<String> = match criterion {
+        Criterion::Codes { original, .. } => return criterion_values(original),
         Criterion::Missing(missing) => vec![missing.to_string()],
         Criterion::Number(values) => values.iter().map(|v| v.query_text()).collect(),
         Criterion::Date(values) => values.iter().map(|v| v.query_text()).collect(),

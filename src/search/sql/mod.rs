@@ -309,6 +309,11 @@ impl<'a> Emit<'a> {
                 "the token modifier :{} (value sets, on '{code}')",
                 if *negated { "not-in" } else { "in" }
             ))),
+            Criterion::Codes { negated, codes, .. } => self.exists(*negated, "idx_token", resource, code, |e, x| {
+                let columns = token::Columns::table(x);
+                token::code_list(e, &columns, codes);
+                Ok(())
+            }),
             Criterion::OfType(values) => self.exists(false, "idx_token", resource, code, |e, x| {
                 let columns = token::Columns::table(x);
                 e.any(values, |e, value| {

@@ -48,6 +48,51 @@ pub(super) fn condition(e: &mut Emit<'_>, columns: &Columns, value: &TokenValue)
     }
 }
 
+/// Any of a list of (system, code) pairs, grouped by system so each
+/// system is one `code IN (…)` (an expanded value set is mostly one or two
+/// systems with many codes). A value indexed without a system — an element
+/// of type `code`, whose system its binding implies (`Patient.gender`) —
+/// matches by its code alone.
+pub(super) fn code_list(e: &mut Emit<'_>, columns: &Columns, codes: &[(String, String)]) {
+    let mut by_system: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (system, code) in codes {
+        match by_system.iter_mut().find(|(s, _)| s == system) {
+            Some((_, list)) => list.push(code),
+            None => by_system.push((system, vec![code])),
+        }
+    }
+    if by_system.is_empty() {
+        e.push("1 = 0");
+        return;
+    }
+    for (i, (system, list)) in by_system.iter().enumerate() {
+        if i > 0 {
+            e.push(" OR ");
+        }
+        e.push("(").push(&columns.system).push(" = ").text(system);
+        e.push(" AND ").push(&columns.code).push(" IN (");
+        for (j, code) in list.iter().enumerate() {
+            if j > 0 {
+                e.push(", ");
+            }
+            e.text(code);
+        }
+        e.push("))");
+    }
+    e.push(" OR (")
+        .push(&columns.system)
+        .push(" IS NULL AND ")
+        .push(&columns.code)
+        .push(" IN (");
+    for (j, (_, code)) in codes.iter().enumerate() {
+        if j > 0 {
+            e.push(", ");
+        }
+        e.text(code);
+    }
+    e.push("))");
+}
+
 /// `:of-type=system|code|value`: the identifier rows written for each
 /// Identifier.type coding (`crate::index` extraction).
 pub(super) fn of_type(e: &mut Emit<'_>, columns: &Columns, value: &OfTypeValue) {

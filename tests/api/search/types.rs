@@ -528,7 +528,75 @@ async fn near_positions(backend: Backend) {
     }
 }
 
+/// search.html#token `:in` / `:not-in` (value sets) and `:below` /
+/// `:above` (subsumption), answered through the terminology service over a
+/// code system and value set stored on the server and a base value set.
+async fn token_terminology_modifiers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    patients(&app).await;
+    let cs = "http://example.org/cs/findings";
+    put_all(
+        &app,
+        &[
+            json!({"resourceType": "CodeSystem", "id": "findings", "url": cs, "status": "active", "content": "complete",
+                "concept": [{"code": "disorder", "concept": [
+                    {"code": "infection", "concept": [{"code": "pneumonia"}, {"code": "sepsis"}]},
+                    {"code": "fracture"}]}]}),
+            json!({"resourceType": "ValueSet", "id": "infections", "url": "http://example.org/vs/infections",
+                "status": "active", "compose": {"include": [{"system": cs,
+                    "filter": [{"property": "concept", "op": "is-a", "value": "infection"}]}]}}),
+            json!({"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+                "code": {"coding": [{"system": cs, "code": "pneumonia"}]}}),
+            json!({"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/p2"},
+                "code": {"coding": [{"system": cs, "code": "fracture"}]}}),
+            json!({"resourceType": "Condition", "id": "c3", "subject": {"reference": "Patient/p2"},
+                "code": {"coding": [{"system": cs, "code": "infection"}]}}),
+            json!({"resourceType": "Condition", "id": "c4", "subject": {"reference": "Patient/p3"},
+                "code": {"coding": [{"system": "http://other.org", "code": "pneumonia"}]}}),
+        ],
+    )
+    .await;
+    expect(
+        &app,
+        &[
+            ("Condition?code:in=http://example.org/vs/infections", &["c1", "c3"]),
+            ("Condition?code:not-in=http://example.org/vs/infections", &["c2", "c4"]),
+            (&format!("Condition?code:below={cs}%7Cinfection"), &["c1", "c3"]),
+            (&format!("Condition?code:below={cs}%7Cdisorder"), &["c1", "c2", "c3"]),
+            (&format!("Condition?code:above={cs}%7Cpneumonia"), &["c1", "c3"]),
+            (&format!("Condition?code:above={cs}%7Cfracture"), &["c2"]),
+            (
+                "Patient?gender:in=http://hl7.org/fhir/ValueSet/administrative-gender",
+                &["p1", "p2"],
+            ),
+            // Through a chain.
+            (
+                "Condition?subject:Patient.gender:in=http://hl7.org/fhir/ValueSet/administrative-gender",
+                &["c1", "c2", "c3"],
+            ),
+        ],
+    )
+    .await;
+    let self_link = app
+        .get("Condition?code:in=http://example.org/vs/infections")
+        .await
+        .json()["link"][0]["url"]
+        .to_string();
+    assert!(
+        self_link.contains("code:in=http://example.org/vs/infections"),
+        "{self_link}"
+    );
+    // What cannot be answered here is refused, never searched as empty.
+    let unknown = app.get("Condition?code:in=http://example.org/vs/nothing").await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    let loinc = app.get("Observation?code:below=http://loinc.org%7C1234-5").await;
+    assert_eq!(loinc.status, 422, "{}", loinc.text);
+    let no_system = app.get("Condition?code:below=infection").await;
+    assert_eq!(no_system.status, 400, "{}", no_system.text);
+}
+
 on_both_backends!(
+    token_terminology_modifiers,
     near_positions,
     string_parameters,
     token_parameters,
