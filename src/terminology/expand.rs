@@ -6,6 +6,8 @@
 //! `activeOnly`, `excludeNotForUI`, `displayLanguage`, `includeDesignations`,
 //! `includeDefinition` and `count`/`offset` paging are applied per request.
 //! Without `count`, an expansion above [`MAX_UNPAGED`] codes is too costly.
+//! The output is the value set without its `compose` and `text`, with the
+//! `expansion`.
 
 use serde_json::{json, Map, Value};
 
@@ -64,14 +66,14 @@ pub fn expand(
     let p = Params::new(parameters);
     let options = read_options(&p)?;
     let (vs, expansion) = match (instance, p.complex("valueSet")?) {
-        (Some(vs), _) | (None, Some(vs)) => (vs.clone(), svc.expansion_of(vs, &options)?),
+        (Some(vs), _) | (None, Some(vs)) => (header(vs), svc.expansion_of(vs, &options)?),
         (None, None) => {
             let canonical = requested_canonical(&p, "url", "valueSetVersion")?;
             let (expansion, _) = svc.expansion_in(&canonical, &options, Vec::new())?;
             let vs = svc
                 .registry()
                 .value_set(&canonical)
-                .map(|v| (*v).clone())
+                .map(|v| header(&v))
                 .unwrap_or_default();
             (vs, expansion)
         }
@@ -89,6 +91,14 @@ pub fn expand(
     let page = kept.iter().skip(shape.offset).take(shape.count.unwrap_or(usize::MAX));
     let contains: Vec<Value> = page.map(|m| entry(m, &shape)).collect();
     Ok(output(svc, vs, &expansion, &shape, total, contains))
+}
+
+/// The value set's own elements for the output: everything but `compose`
+/// (which can list thousands of codes), `text` and any old `expansion`.
+fn header(vs: &Value) -> Value {
+    let fields = vs.as_object().into_iter().flatten();
+    let kept = fields.filter(|(k, _)| !matches!(k.as_str(), "compose" | "text" | "expansion"));
+    Value::Object(kept.map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 /// `url` (+ a version parameter) as one canonical.
@@ -242,7 +252,6 @@ fn output(
     }
     if let Some(o) = vs.as_object_mut() {
         o.insert("resourceType".into(), "ValueSet".into());
-        o.remove("text");
         o.insert("expansion".into(), Value::Object(body));
     }
     vs
