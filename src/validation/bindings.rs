@@ -22,6 +22,8 @@ mod tree;
 mod walk;
 
 #[cfg(test)]
+mod package_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

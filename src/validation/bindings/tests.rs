@@ -63,8 +63,7 @@ fn service() -> &'static TerminologyService {
 
 /// (location, element id, value set, outcome) of every bound value.
 fn checked(instance: &Value, profile: &str) -> Vec<(String, String, String, Outcome)> {
-    let registry = registry();
-    let finder = BindingFinder::new(&registry);
+    let finder = BindingFinder::new(service());
     let kind = instance["resourceType"].as_str().unwrap_or_default();
     finder
         .bound_values(instance, profile, kind)
@@ -192,8 +191,7 @@ fn severity_follows_strength_as_issue_6_says() {
 
 #[test]
 fn declared_profiles_win_else_the_candidate_whose_patterns_match() {
-    let registry = registry();
-    let finder = BindingFinder::new(&registry);
+    let finder = BindingFinder::new(service());
     let vitals = json!({"resourceType": "Observation", "category": [{"coding": [
         {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}]});
     let other = json!({"resourceType": "Observation"});

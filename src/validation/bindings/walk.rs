@@ -18,13 +18,16 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::tree::{Node, Tree};
-use super::{BoundValue, CodedValue, Strength};
+use super::{check, BoundValue, CodedValue, Outcome, Strength};
 use crate::packages::CanonicalRegistry;
+use crate::terminology::TerminologyService;
 
 const BASE: &str = "http://hl7.org/fhir/StructureDefinition/";
 
-/// Finds bound coded values; keeps each definition's tree once built.
+/// Finds bound coded values; keeps each definition's tree once built. The
+/// terminology service decides slices discriminated by a binding.
 pub struct BindingFinder<'r> {
+    svc: &'r TerminologyService,
     registry: &'r CanonicalRegistry,
     trees: Mutex<HashMap<String, Option<Arc<Tree>>>>,
 }
@@ -33,9 +36,10 @@ pub struct BindingFinder<'r> {
 type Place = (Arc<Tree>, usize);
 
 impl<'r> BindingFinder<'r> {
-    pub fn new(registry: &'r CanonicalRegistry) -> Self {
+    pub fn new(svc: &'r TerminologyService) -> Self {
         BindingFinder {
-            registry,
+            svc,
+            registry: svc.registry(),
             trees: Mutex::new(HashMap::new()),
         }
     }
@@ -180,6 +184,14 @@ impl<'r> BindingFinder<'r> {
         let found = values_at(item, &steps);
         match kind_of {
             "value" | "pattern" => {
+                if let Some((t, at)) = target
+                    .as_ref()
+                    .filter(|(t, at)| t.node(*at).fixed_or_pattern().is_none())
+                {
+                    if let Some(holds) = self.in_required_binding(t.node(*at), &found) {
+                        return holds;
+                    }
+                }
                 let expected = match &target {
                     Some((t, at)) => t.node(*at).fixed_or_pattern().cloned(),
                     None => None,
@@ -215,6 +227,30 @@ impl<'r> BindingFinder<'r> {
             }
             _ => true,
         }
+    }
+
+    /// For a value discriminator on an element with a required binding and
+    /// no fixed or pattern value (US Core's Condition.category slices): is a
+    /// value in the value set? `None` when no value can be checked here.
+    fn in_required_binding(&self, node: &Node, found: &[&Value]) -> Option<bool> {
+        let binding = node.element.get("binding")?;
+        if binding.get("strength").and_then(Value::as_str) != Some("required") {
+            return None;
+        }
+        let kind = single_type(node)?;
+        let answers = found
+            .iter()
+            .filter_map(|v| bound(&Tree::empty(), node, v, Some(kind), ""))
+            .map(|b| check(self.svc, b).outcome);
+        let mut checkable = false;
+        for outcome in answers {
+            match outcome {
+                Outcome::Valid => return Some(true),
+                Outcome::Invalid(_) | Outcome::NoCode => checkable = true,
+                _ => {}
+            }
+        }
+        checkable.then_some(false)
     }
 
     /// The element `steps` below `at`, diving into type definitions where
