@@ -3,6 +3,7 @@
 //! Every finding is an [`Issue`](crate::outcome::Issue) located by a FHIRPath
 //! expression, ready for an OperationOutcome.
 
+pub mod bindings;
 mod findings;
 mod rules;
 mod schema_errors;
