@@ -271,11 +271,18 @@ fn a_single_value_parameter_rejects_a_list() {
 }
 
 #[test]
-fn special_values_are_kept_as_written() {
-    assert_eq!(
-        criterion("Location", "near", "42.256|-83.69|11.2|km"),
-        Criterion::Special(vec!["42.256|-83.69|11.2|km".into()])
-    );
+fn near_values_are_read_in_metres_with_km_and_10_km_defaults() {
+    let near = |value: &str| match criterion("Location", "near", value) {
+        Criterion::Near(values) => (values[0].latitude, values[0].longitude, values[0].metres),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(near("42.256|-83.69|11.2|km"), (42.256, -83.69, 11_200.0));
+    assert_eq!(near("42.256|-83.69|500|m"), (42.256, -83.69, 500.0));
+    assert_eq!(near("42.256|-83.69|2"), (42.256, -83.69, 2_000.0));
+    assert_eq!(near("42.256|-83.69"), (42.256, -83.69, 10_000.0));
+    for bad in ["42.256", "91|0|1|km", "0|181", "0|0|1|kg", "0|0|-1|km", "a|b"] {
+        rejected("Location", &[("near", bad)]);
+    }
 }
 
 // --- Modifiers ---

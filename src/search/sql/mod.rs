@@ -427,6 +427,8 @@ impl<'a> Emit<'a> {
         }
         .map(|def| def.kind);
         match kind {
+            // Positions are indexed as (latitude, longitude) composites.
+            Some(ParamType::Special) if code == "near" => Ok("idx_composite"),
             Some(kind) => table_of(kind)
                 .ok_or_else(|| SearchError::NotSupported(format!("':missing' on the special parameter '{code}'"))),
             // The parser resolved the name on these types, so this is not reached.
