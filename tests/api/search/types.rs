@@ -515,6 +515,7 @@ async fn near_positions(backend: Backend) {
                 "Location?near=-22.9068%7C-43.1729%7C1%7Ckm,-17%7C-179.9%7C1%7Ckm",
                 &["fiji-west", "rio"],
             ),
+            ("Location?near:missing=true", &["nowhere"]),
         ],
     )
     .await;
