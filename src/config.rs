@@ -57,6 +57,14 @@ pub struct Overrides {
     /// `https://packages.fhir.org`); `none` works offline, from files and the cache.
     #[arg(long, env = "IPE_PACKAGE_REGISTRY", global = true)]
     pub package_registry: Option<String>,
+    /// LOINC's `Loinc.csv` (from the LOINC release), loaded at start as the
+    /// code system `http://loinc.org`.
+    #[arg(long, env = "IPE_LOINC", global = true)]
+    pub loinc: Option<PathBuf>,
+    /// A SNOMED CT RF2 release folder (its `Snapshot/Terminology` files),
+    /// loaded at start as `http://snomed.info/sct`.
+    #[arg(long, env = "IPE_SNOMED", global = true)]
+    pub snomed: Option<PathBuf>,
 }
 
 /// What a conditional delete does when several resources match
@@ -103,6 +111,8 @@ struct FileConfig {
     packages: Option<Vec<String>>,
     package_cache: Option<PathBuf>,
     package_registry: Option<String>,
+    loinc: Option<PathBuf>,
+    snomed: Option<PathBuf>,
 }
 
 /// The checked configuration the server runs with.
@@ -122,6 +132,9 @@ pub struct Config {
     pub package_cache: PathBuf,
     /// `None`: offline.
     pub package_registry: Option<String>,
+    /// Release files of large code systems to load at start.
+    pub loinc: Option<PathBuf>,
+    pub snomed: Option<PathBuf>,
 }
 
 /// A database URL; its `Debug`/`Display` hide any password.
@@ -213,6 +226,8 @@ impl Config {
                 Some(r) => Some(r),
                 None => Some(crate::packages::loader::DEFAULT_REGISTRY.to_owned()),
             },
+            loinc: o.loinc.clone().or(file.loinc),
+            snomed: o.snomed.clone().or(file.snomed),
         };
         config.check()
     }

@@ -33,6 +33,8 @@ pub enum StartupError {
     Bind { addr: String, source: std::io::Error },
     #[error("cannot load packages: {0}")]
     Packages(#[from] crate::packages::loader::LoadError),
+    #[error("cannot load a code system: {0}")]
+    CodeSystem(#[from] crate::terminology::loaders::LoadError),
 }
 
 /// A bound, ready-to-run server.
@@ -67,7 +69,7 @@ impl Application {
             update_create: config.update_create,
             conditional_delete: config.conditional_delete,
             registry: Arc::new(LiveRegistry::default()),
-            terminology: crate::rest::operations::service(canonicals.clone()),
+            terminology: load_code_systems(config, crate::rest::operations::service(canonicals.clone()))?,
             canonicals,
         };
         // The SearchParameters stored on the server, and their unfinished
@@ -166,4 +168,34 @@ pub async fn load_canonicals(config: &Config) -> Result<CanonicalRegistry, Start
         "snapshots generated"
     );
     Ok(registry)
+}
+
+/// The terminology service, with the LOINC and SNOMED CT releases the
+/// configuration names loaded into it.
+fn load_code_systems(
+    config: &Config,
+    service: Arc<crate::terminology::TerminologyService>,
+) -> Result<Arc<crate::terminology::TerminologyService>, StartupError> {
+    use crate::terminology::loaders::{loinc, snomed};
+    if let Some(path) = &config.loinc {
+        let started = std::time::Instant::now();
+        let cs = loinc::load(path, None)?;
+        tracing::info!(
+            concepts = cs.len(),
+            millis = started.elapsed().as_millis() as u64,
+            "LOINC loaded"
+        );
+        service.add_code_system(cs);
+    }
+    if let Some(dir) = &config.snomed {
+        let started = std::time::Instant::now();
+        let cs = snomed::load(dir)?;
+        tracing::info!(
+            concepts = cs.len(),
+            millis = started.elapsed().as_millis() as u64,
+            "SNOMED CT loaded"
+        );
+        service.add_code_system(cs);
+    }
+    Ok(service)
 }

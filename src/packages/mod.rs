@@ -28,6 +28,8 @@ pub mod snapshot;
 
 #[cfg(test)]
 mod shared_tests;
+#[cfg(test)]
+pub(crate) mod test_packages;
 
 pub use cache::PackageCache;
 pub use loader::{LoadReport, Loader, PackageSpec};

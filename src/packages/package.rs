@@ -4,7 +4,8 @@
 //! A package is `package/package.json` (name, version, dependencies) plus
 //! resources as JSON files in `package/`; examples sit in `package/example/`
 //! and other subfolders hold what tools need (openapi, xml, …). Only the JSON
-//! resources directly in `package/` and in `package/example/` are read.
+//! resources directly in `package/` and in `package/example/` are read; in a
+//! folder, a `.index.json` (when present) says which files those are.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -184,30 +185,108 @@ fn read_dir(path: &Path) -> Result<Package, PackageError> {
     let manifest = parse_manifest(&manifest_path, &text)?;
     let mut files = Vec::new();
     for (folder, example) in [("", false), ("example", true), ("examples", true)] {
-        let dir = root.join(folder);
-        let Ok(listing) = std::fs::read_dir(&dir) else { continue };
-        for item in listing {
-            let item = item.map_err(|e| io(&dir, e))?;
-            let name = item.file_name().to_string_lossy().into_owned();
-            let inner = if folder.is_empty() {
-                format!("package/{name}")
-            } else {
-                format!("package/{folder}/{name}")
-            };
-            if resource_place(&inner) != Some(example) {
-                continue;
-            }
-            let text = std::fs::read_to_string(item.path()).map_err(|e| io(&item.path(), e))?;
-            files.extend(package_file(inner, text, example));
-        }
+        read_folder(&root, folder, example, &mut files)?;
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Package { manifest, files })
 }
 
+/// The resource files of one folder of an unpacked package.
+fn read_folder(root: &Path, folder: &str, example: bool, files: &mut Vec<PackageFile>) -> Result<(), PackageError> {
+    let dir = root.join(folder);
+    let Ok(listing) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    let index = folder_index(&dir);
+    for item in listing {
+        let item = item.map_err(|e| io(&dir, e))?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        let inner = match folder {
+            "" => format!("package/{name}"),
+            _ => format!("package/{folder}/{name}"),
+        };
+        if resource_place(&inner) != Some(example) {
+            continue;
+        }
+        // With an index, what it does not list is not a resource, and what
+        // it lists need not be parsed to learn its type.
+        let known_type = match &index {
+            Some(index) => match index.get(&name) {
+                Some(t) => Some(t.clone()),
+                None => continue,
+            },
+            None => None,
+        };
+        let text = std::fs::read_to_string(item.path()).map_err(|e| io(&item.path(), e))?;
+        match known_type {
+            Some(resource_type) => files.push(PackageFile {
+                path: inner,
+                resource_type,
+                text,
+                example,
+            }),
+            None => files.extend(package_file(inner, text, example)),
+        }
+    }
+    Ok(())
+}
+
+/// A folder's `.index.json` (the package spec's file index), as file name
+/// → resource type; `None` when absent or unreadable (then every file is
+/// read and its type taken from its content).
+fn folder_index(dir: &Path) -> Option<std::collections::HashMap<String, String>> {
+    #[derive(Deserialize)]
+    struct Index {
+        files: Vec<IndexEntry>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct IndexEntry {
+        filename: String,
+        resource_type: String,
+    }
+    let text = std::fs::read_to_string(dir.join(".index.json")).ok()?;
+    let index: Index = serde_json::from_str(&text).ok()?;
+    Some(index.files.into_iter().map(|f| (f.filename, f.resource_type)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_index_says_which_files_are_resources() {
+        let dir = std::env::temp_dir().join(format!("ipe-index-test-{}", std::process::id()));
+        let package = dir.join("package");
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(package.join("package.json"), r#"{"name": "p", "version": "1"}"#).unwrap();
+        std::fs::write(
+            package.join("ValueSet-a.json"),
+            r#"{"resourceType": "ValueSet", "url": "http://x/a"}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            package.join("other.json"),
+            r#"{"resourceType": "ValueSet", "url": "http://x/b"}"#,
+        )
+        .unwrap();
+        let read = || {
+            Package::read(&dir)
+                .unwrap()
+                .files
+                .iter()
+                .map(|f| f.path.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(read(), ["package/ValueSet-a.json", "package/other.json"]);
+        std::fs::write(
+            package.join(".index.json"),
+            r#"{"index-version": 1, "files": [{"filename": "ValueSet-a.json", "resourceType": "ValueSet"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(read(), ["package/ValueSet-a.json"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn only_top_level_and_example_json_are_resources() {

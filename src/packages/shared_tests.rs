@@ -4,26 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use super::{base, CanonicalRegistry, Loader, Origin, Package, PackageCache, PackageSpec};
-use crate::validation::test_data::data_dir;
 
-const SHARED: &[&str] = &[
-    "hl7.terminology.r4-7.0.1.tgz",
-    "hl7.fhir.us.core-3.1.1.tgz",
-    "hl7.fhir.us.core-6.1.0.tgz",
-    "hl7.fhir.us.core-7.0.0.tgz",
-    "br.gov.saude.br-core.fhir-1.1.0-sushi.tgz",
-    "rnds-0.1.0.tgz",
-    "hl7.fhir.uv.subscriptions-backport-1.1.0-sushi.tgz",
-];
+use super::test_packages::{shared, BACKPORT, BR_CORE, RNDS, THO, US_CORE_311, US_CORE_610, US_CORE_700};
+
+const SHARED: &[&str] = &[THO, US_CORE_311, US_CORE_610, US_CORE_700, BR_CORE, RNDS, BACKPORT];
 
 fn temp_cache(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ipe-packages-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-fn shared(file: &str) -> PathBuf {
-    data_dir().join("packages").join(file)
 }
 
 fn offline(cache: &Path) -> Loader {

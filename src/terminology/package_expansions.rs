@@ -3,38 +3,25 @@
 //! compose uses only code systems known here must expand. Prints counts per
 //! package: expanded, and not expandable grouped by reason.
 //!
-//! Reads the packages in place from `IPE_TEST_DATA/packages`.
+//! Reads the packages in place from `IPE_TEST_DATA/packages`, loaded as the
+//! server loads them (`crate::packages::test_packages`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::expansion::Open;
 use super::{ExpandOptions, TerminologyError, TerminologyService};
-use crate::packages::registry::{CanonicalRegistry, Origin};
-use crate::packages::{base, Package};
-use crate::validation::test_data::data_dir;
+use crate::packages::registry::Origin;
+use crate::packages::test_packages;
 
 const PACKAGES: &[&str] = &[
-    "hl7.terminology.r4-7.0.1.tgz",
-    "hl7.fhir.us.core-3.1.1.tgz",
-    "hl7.fhir.us.core-6.1.0.tgz",
-    "hl7.fhir.us.core-7.0.0.tgz",
-    "br.gov.saude.br-core.fhir-1.1.0-sushi.tgz",
-    "rnds-0.1.0.tgz",
+    test_packages::THO,
+    test_packages::US_CORE_311,
+    test_packages::US_CORE_610,
+    test_packages::US_CORE_700,
+    test_packages::BR_CORE,
+    test_packages::RNDS,
 ];
-
-fn registry() -> CanonicalRegistry {
-    let registry = base::registry();
-    for file in PACKAGES {
-        let path = data_dir().join("packages").join(file);
-        let package = Package::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let origin = Origin::Package(package.manifest.id());
-        for f in package.files.iter().filter(|f| !f.example) {
-            registry.insert_json(&f.text, origin.clone()).expect("package JSON");
-        }
-    }
-    registry
-}
 
 /// What happened to one value set.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,10 +69,11 @@ fn origin_name(origin: &Origin) -> String {
     }
 }
 
-#[test]
-fn every_value_set_using_only_known_code_systems_expands() {
+#[tokio::test]
+async fn every_value_set_using_only_known_code_systems_expands() {
     let started = std::time::Instant::now();
-    let svc = TerminologyService::new(Arc::new(registry()));
+    let (registry, _) = test_packages::load(PACKAGES).await;
+    let svc = TerminologyService::new(Arc::new(registry));
     let mut table: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
     let mut external: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();

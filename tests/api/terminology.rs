@@ -171,4 +171,41 @@ async fn stored_definitions_are_live(backend: Backend) {
     assert_eq!(r.status, 404, "{}", r.text);
 }
 
-on_both_backends!(operations_on_base_definitions, stored_definitions_are_live);
+/// A LOINC release named in the configuration (`--loinc Loinc.csv`) is
+/// loaded at start: LOINC codes then validate, where without it they are
+/// "not supported here" (never "invalid").
+async fn loinc_release_loaded_at_start(backend: Backend) {
+    let dir = std::env::temp_dir().join(format!("ipe-loinc-{}-{backend:?}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("Loinc.csv");
+    std::fs::write(
+        &csv,
+        "\"LOINC_NUM\",\"COMPONENT\",\"PROPERTY\",\"SCALE_TYP\",\"STATUS\",\"LONG_COMMON_NAME\"\r\n\
+         \"2345-7\",\"Glucose\",\"MCnc\",\"Qn\",\"ACTIVE\",\"Glucose [Mass/volume] in Serum or Plasma\"\r\n",
+    )
+    .unwrap();
+    let check = "CodeSystem/$validate-code?url=http://loinc.org&code=2345-7";
+    let without = spawn_app(backend).await;
+    let r = ok(&without, check).await;
+    assert_eq!(parameter(&r, "result")["valueBoolean"], false, "{r}");
+    assert!(r.to_string().contains("x-caused-by-unknown-system"), "{r}");
+
+    let with = crate::helpers::spawn_with(backend, |o| o.loinc = Some(csv.clone())).await;
+    let r = ok(&with, check).await;
+    assert_eq!(parameter(&r, "result")["valueBoolean"], true, "{r}");
+    let lookup = ok(&with, "CodeSystem/$lookup?system=http://loinc.org&code=2345-7").await;
+    assert_eq!(
+        parameter(&lookup, "display")["valueString"],
+        "Glucose [Mass/volume] in Serum or Plasma",
+        "{lookup}"
+    );
+    let unknown = ok(&with, "CodeSystem/$validate-code?url=http://loinc.org&code=9999-9").await;
+    assert_eq!(parameter(&unknown, "result")["valueBoolean"], false, "{unknown}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+on_both_backends!(
+    operations_on_base_definitions,
+    stored_definitions_are_live,
+    loinc_release_loaded_at_start
+);

@@ -13,15 +13,15 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{check, BindingFinder, Checked, NotCheckable, Outcome};
-use crate::packages::{base, snapshot, Loader, Package, PackageCache, PackageSpec};
+use crate::packages::{test_packages, Package};
 use crate::terminology::TerminologyService;
 use crate::validation::test_data::data_dir;
 
 const PACKAGES: &[&str] = &[
-    "hl7.terminology.r4-7.0.1.tgz",
-    "hl7.fhir.us.core-6.1.0.tgz",
-    "br.gov.saude.br-core.fhir-1.1.0-sushi.tgz",
-    "rnds-0.1.0.tgz",
+    test_packages::THO,
+    test_packages::US_CORE_610,
+    test_packages::BR_CORE,
+    test_packages::RNDS,
 ];
 
 /// What one package's examples gave.
@@ -153,23 +153,7 @@ fn check_examples(finder: &BindingFinder, svc: &TerminologyService, package: &Pa
 #[tokio::test]
 async fn every_bound_coded_value_of_the_us_core_and_br_core_examples_is_checked() {
     let started = std::time::Instant::now();
-    let cache = std::env::temp_dir().join(format!("ipe-bindings-{}", std::process::id()));
-    let loader = Loader {
-        cache: PackageCache::new(&cache),
-        registry_url: None,
-    };
-    let specs: Vec<PackageSpec> = PACKAGES
-        .iter()
-        .map(|f| PackageSpec::Path(data_dir().join("packages").join(f)))
-        .collect();
-    let registry = base::registry();
-    let (_, packages) = loader.load(&specs, &registry).await.expect("shared packages load");
-    let filled = snapshot::fill_missing(&registry);
-    println!(
-        "snapshots generated: {}, failed: {}",
-        filled.generated.len(),
-        filled.failed.len()
-    );
+    let (registry, packages) = test_packages::load(PACKAGES).await;
     let registry = Arc::new(registry);
     let svc = TerminologyService::new(registry.clone());
     let finder = BindingFinder::new(&svc);
@@ -180,7 +164,6 @@ async fn every_bound_coded_value_of_the_us_core_and_br_core_examples_is_checked(
         reports.insert(package.manifest.name.clone(), report);
     }
     println!("\nchecked in {:.1?}", started.elapsed());
-    let _ = std::fs::remove_dir_all(&cache);
 
     let us = &reports["hl7.fhir.us.core"];
     let br = &reports["br.gov.saude.br-core.fhir"];
