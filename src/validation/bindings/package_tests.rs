@@ -15,7 +15,6 @@ use serde_json::Value;
 use super::{check, BindingFinder, Checked, NotCheckable, Outcome};
 use crate::packages::{test_packages, Package};
 use crate::terminology::TerminologyService;
-use crate::validation::test_data::data_dir;
 
 const PACKAGES: &[&str] = &[
     test_packages::THO,
