@@ -49,7 +49,13 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
     }
 
     // One row more than the page, to know whether there is a page beyond.
-    let statement = plan.page_statement(pin, cursor.as_ref(), count + 1);
+    // A search with a chain or `_has` is counted in the same statement: its
+    // criteria are costly to evaluate twice. Others count in a second
+    // statement, so their page can stop after `_count + 1` rows
+    // (docs/PERFORMANCE.md, "count inside the page statement").
+    let linked = request.clauses.iter().any(|c| !c.path.is_empty());
+    let counted = linked && request.total != Some(TotalMode::Omit);
+    let statement = plan.page_statement(pin, cursor.as_ref(), count + 1, counted);
     let mut rows = store.search_rows(&statement, &plan.key_kinds()).await?;
     let more = rows.len() as i64 > count;
     rows.truncate(request.count as usize);
@@ -72,8 +78,12 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
         Some(TotalMode::Omit) => None,
         // A first page that holds every match counts itself.
         _ if cursor.is_none() && !more => Some(rows.len() as i64),
-        // Estimate: the exact count is one indexed statement, so it is given.
-        _ => Some(store.search_count(&plan.count_statement(pin)).await?),
+        // Estimate or accurate: the page statement counted (exactly).
+        _ => match rows.first().and_then(|row| row.total) {
+            Some(n) => Some(n),
+            // An empty later page carries no count.
+            None => Some(store.search_count(&plan.count_statement(pin)).await?),
+        },
     };
 
     let (included, warnings) = include::run(store, plan, &rows).await?;

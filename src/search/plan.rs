@@ -134,7 +134,12 @@ impl<'r> Plan<'r> {
     /// page's rows are chosen first (`p`, materialised, keys only) and only
     /// they are joined to their bodies: joining every match's body before
     /// the `LIMIT` cost a read per match (docs/PERFORMANCE.md, search).
-    pub(crate) fn page_statement(&self, pin: i64, cursor: Option<&Cursor>, limit: i64) -> Sql {
+    ///
+    /// With `count`, each row also carries `n`, the number of matches up to
+    /// the pin (`COUNT(*) OVER ()` before the cursor and the `LIMIT`): the
+    /// total comes with the page instead of from a second statement that
+    /// evaluated every criterion again.
+    pub(crate) fn page_statement(&self, pin: i64, cursor: Option<&Cursor>, limit: i64, count: bool) -> Sql {
         let mut sql = self.matches();
         let mut e = Emit::new(&mut sql, &self.env, self.registry);
         e.push(", s AS (SELECT m.rkey, m.rtype, m.id, m.version, m.last_updated");
@@ -142,6 +147,9 @@ impl<'r> Plan<'r> {
             e.push(", ");
             key.emit(&mut e, "m");
             e.push(&format!(" AS k{i}"));
+        }
+        if count {
+            e.push(", COUNT(*) OVER () AS n");
         }
         e.push(" FROM m WHERE m.rkey <= ").int(pin).push(")");
         let backward = cursor.is_some_and(|c| c.backward);
@@ -155,6 +163,9 @@ impl<'r> Plan<'r> {
         e.push(" SELECT p.rkey, p.rtype, p.id, p.version, p.last_updated");
         for i in 0..self.sort.len() {
             e.push(&format!(", p.k{i}"));
+        }
+        if count {
+            e.push(", p.n");
         }
         e.push(", v.body FROM p JOIN resource_versions v ON v.rkey = p.rkey AND v.version = p.version");
         self.order_by(&mut e, "p", backward);

@@ -37,6 +37,8 @@ pub struct FoundRow {
     pub body: Vec<u8>,
     /// The sort keys `k0`, `k1`… the statement selected, in order.
     pub keys: Vec<KeyValue>,
+    /// The number of matches, when the statement counted them (column `n`).
+    pub total: Option<i64>,
 }
 
 impl Store {
@@ -78,6 +80,9 @@ pub(super) fn found(row: &AnyRow, keys: &[KeyKind]) -> Result<FoundRow, StoreErr
         // version always has a body.
         body: body.ok_or_else(|| StoreError::Corrupt("a current, undeleted version has no body".into()))?,
         keys,
+        // `n` is selected only by page statements that count; absent, it is
+        // not an error.
+        total: row.try_get::<i64, _>("n").ok(),
     })
 }
 

@@ -59,6 +59,36 @@ async fn chains(backend: Backend) {
     .await;
 }
 
+/// A chained search pages and counts like any other: its page statement
+/// carries the total, on every page, and `_total=none` leaves it out.
+async fn chained_searches_page_with_their_total(backend: Backend) {
+    let app = spawn_app(backend).await;
+    fixtures(&app).await;
+    let first = bundle(&app, "Observation?subject:Patient.organization.name=acme&_count=1").await;
+    assert_eq!(first["total"], 2, "{first}");
+    let next = first["link"]
+        .as_array()
+        .and_then(|links| links.iter().find(|l| l["relation"] == "next"))
+        .and_then(|l| l["url"].as_str())
+        .expect("a next link")
+        .to_owned();
+    // `http://host:port/Observation?…` → `Observation?…`
+    let path = next.splitn(4, '/').nth(3).expect("a path after the base");
+    let second = bundle(&app, path).await;
+    assert_eq!(second["total"], 2, "{second}");
+    let mut seen = entries(&first, "match");
+    seen.extend(entries(&second, "match"));
+    assert_eq!(sorted(seen), ["Observation/o1", "Observation/o3"]);
+    let has = bundle(&app, "Patient?_has:Observation:subject:code=5678-9&_count=1").await;
+    assert_eq!(has["total"], 2, "{has}");
+    let none = bundle(
+        &app,
+        "Patient?_has:Observation:subject:code=5678-9&_count=1&_total=none",
+    )
+    .await;
+    assert!(none.get("total").is_none(), "{none}");
+}
+
 /// search.html#has: `_has:Observation:subject:code=…` on Patient, nested.
 async fn reverse_chains(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -165,4 +195,10 @@ async fn list_membership(backend: Backend) {
     .await;
 }
 
-on_both_backends!(chains, reverse_chains, include_and_revinclude, list_membership);
+on_both_backends!(
+    chains,
+    chained_searches_page_with_their_total,
+    reverse_chains,
+    include_and_revinclude,
+    list_membership
+);
