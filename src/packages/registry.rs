@@ -55,12 +55,63 @@ struct Head {
     url: Option<String>,
     version: Option<String>,
     name: Option<String>,
-    /// NamingSystem: its `uniqueId`s of type uri are aliases of its URL.
+    /// NamingSystem: its `uniqueId`s (uri, and oid as `urn:oid:`) are
+    /// aliases of its URL.
     #[serde(default)]
     unique_id: Vec<UniqueId>,
+    /// An R4 NamingSystem has no `url`/`version` elements; THO gives them
+    /// by the R5 cross-version extensions.
+    #[serde(default)]
+    extension: Vec<Extension>,
     /// StructureDefinition: whether it carries a snapshot, and a differential.
     snapshot: Option<serde::de::IgnoredAny>,
     differential: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Extension {
+    url: String,
+    value_uri: Option<String>,
+    value_string: Option<String>,
+}
+
+const NAMING_SYSTEM_URL: &str = "http://hl7.org/fhir/5.0/StructureDefinition/extension-NamingSystem.url";
+const NAMING_SYSTEM_VERSION: &str = "http://hl7.org/fhir/5.0/StructureDefinition/extension-NamingSystem.version";
+
+impl Head {
+    /// The canonical URL: `url`, else (NamingSystem) the cross-version
+    /// extension, else its first unique id.
+    fn canonical(&self) -> Option<String> {
+        self.url
+            .clone()
+            .or_else(|| self.extension_value(NAMING_SYSTEM_URL))
+            .or_else(|| self.aliases().into_iter().next())
+            .filter(|u| !u.is_empty())
+    }
+
+    fn version(&self) -> Option<String> {
+        self.version
+            .clone()
+            .or_else(|| self.extension_value(NAMING_SYSTEM_VERSION))
+    }
+
+    fn extension_value(&self, url: &str) -> Option<String> {
+        let e = self.extension.iter().find(|e| e.url == url)?;
+        e.value_uri.clone().or_else(|| e.value_string.clone())
+    }
+
+    /// A NamingSystem's unique ids as URIs.
+    fn aliases(&self) -> Vec<String> {
+        self.unique_id
+            .iter()
+            .filter_map(|u| match (u.kind.as_deref(), u.value.as_deref()) {
+                (Some("uri"), Some(v)) => Some(v.to_owned()),
+                (Some("oid"), Some(v)) => Some(format!("urn:oid:{v}")),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,16 +192,13 @@ impl CanonicalRegistry {
         if !CANONICAL_TYPES.contains(&head.resource_type.as_str()) {
             return false;
         }
-        let Some(url) = head.url.filter(|u| !u.is_empty()) else {
+        let Some(url) = head.canonical() else {
             return false;
         };
-        let aliases: Vec<String> = head
-            .unique_id
-            .iter()
-            .filter(|u| u.kind.as_deref() == Some("uri"))
-            .filter_map(|u| u.value.clone())
-            .filter(|v| *v != url)
-            .collect();
+        let version = head.version();
+        let mut aliases = head.aliases();
+        aliases.retain(|a| *a != url);
+        aliases.dedup();
         let cell = OnceLock::new();
         if let Some(p) = parsed {
             let _ = cell.set(Some(p));
@@ -160,7 +208,7 @@ impl CanonicalRegistry {
             needs_snapshot,
             resource_type: head.resource_type,
             url: url.clone(),
-            version: head.version,
+            version,
             name: head.name,
             origin,
             text,
@@ -349,5 +397,30 @@ mod tests {
             r.resolve(None, "urn:oid:2.16.840.1.113883.13.237").unwrap()["name"],
             "cpf"
         );
+    }
+
+    #[test]
+    fn an_r4_naming_system_is_found_by_its_cross_version_url_and_its_ids() {
+        let r = CanonicalRegistry::new();
+        let ns = json!({"resourceType": "NamingSystem", "name": "CDCREC",
+            "extension": [
+                {"url": NAMING_SYSTEM_URL, "valueUri": "http://terminology.hl7.org/NamingSystem/CDCREC"},
+                {"url": NAMING_SYSTEM_VERSION, "valueString": "3.0.1"}],
+            "uniqueId": [{"type": "oid", "value": "2.16.840.1.113883.6.238"},
+                         {"type": "uri", "value": "http://terminology.hl7.org/CodeSystem/PHRaceAndEthnicityCDC"}]});
+        assert!(r.insert_json(&ns.to_string(), Origin::Base).unwrap());
+        let canonical = "http://terminology.hl7.org/NamingSystem/CDCREC|3.0.1";
+        let entry = r.resolve_entry(Some("NamingSystem"), canonical).unwrap();
+        assert_eq!(entry.name.as_deref(), Some("CDCREC"));
+        for alias in [
+            "urn:oid:2.16.840.1.113883.6.238",
+            "http://terminology.hl7.org/CodeSystem/PHRaceAndEthnicityCDC",
+        ] {
+            assert!(r.resolve(Some("NamingSystem"), alias).is_some(), "{alias}");
+        }
+        let no_url = json!({"resourceType": "NamingSystem", "name": "x",
+            "uniqueId": [{"type": "uri", "value": "http://example.org/ids"}]});
+        assert!(r.insert_json(&no_url.to_string(), Origin::Base).unwrap());
+        assert!(r.resolve(Some("NamingSystem"), "http://example.org/ids").is_some());
     }
 }
