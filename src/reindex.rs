@@ -80,11 +80,15 @@ pub fn spawn_refresher(ctx: &Context) {
     });
 }
 
-/// Rebuilds the registry from the stored SearchParameters, swaps it in, and
-/// starts a reindex job for each definition that has none yet.
+/// Rebuilds the registry from the SearchParameters of the loaded packages
+/// and those stored on the server (later ones win: a stored parameter
+/// replaces a package's of the same URL or base and code), swaps it in, and
+/// starts a reindex job for each definition that has none yet — so a
+/// package switched on over existing data gets its parameters indexed.
 pub async fn refresh(ctx: &Context) -> Result<(), FhirError> {
     let _one_at_a_time = REFRESH.lock().await;
-    let stored = stored_search_parameters(ctx).await?;
+    let mut stored = package_search_parameters(ctx);
+    stored.extend(stored_search_parameters(ctx).await?);
     let (registry, rejected) = Registry::r4_with(&stored);
     for error in rejected {
         tracing::warn!(%error, "stored SearchParameter left out");
@@ -132,6 +136,25 @@ pub async fn resume(ctx: &Context) -> Result<(), FhirError> {
         start(ctx, job);
     }
     Ok(())
+}
+
+/// The SearchParameters of the loaded packages (not the base ones, which the
+/// registry has already), but retired ones.
+fn package_search_parameters(ctx: &Context) -> Vec<Value> {
+    let mut entries: Vec<_> = ctx
+        .canonicals
+        .entries("SearchParameter")
+        .into_iter()
+        .filter(|e| matches!(e.origin, crate::packages::Origin::Package(_)))
+        .collect();
+    // Deterministic: the same parameters in the same order at every start.
+    entries.sort_by(|a, b| (&a.origin, &a.url).cmp(&(&b.origin, &b.url)));
+    entries
+        .iter()
+        .filter_map(|e| e.resource())
+        .map(|r| (*r).clone())
+        .filter(|r| !is_retired(r))
+        .collect()
 }
 
 /// The current SearchParameters stored on the server, but retired ones.

@@ -167,7 +167,42 @@ async fn unusable_search_parameters_are_refused(backend: Backend) {
     assert_eq!(app.get("$reindex-status").await.json()["parameter"], Value::Null);
 }
 
+/// The SearchParameters of a package loaded at start (`--package`) are
+/// searchable: US Core's `race` (an extension inside an extension).
+async fn package_search_parameters_are_searchable(backend: Backend) {
+    let cache = std::env::temp_dir().join(format!("ipe-sp-packages-{}-{backend:?}", std::process::id()));
+    let us_core = crate::helpers::test_data().join("packages/hl7.fhir.us.core-6.1.0.tgz");
+    let app = crate::helpers::spawn_with(backend, |o| {
+        o.packages = vec![us_core.display().to_string()];
+        o.package_cache = Some(cache.clone());
+        o.package_registry = Some("none".into());
+    })
+    .await;
+    let race = |code: &str| {
+        json!({"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race", "extension": [
+            {"url": "ombCategory", "valueCoding": {"system": "urn:oid:2.16.840.1.113883.6.238", "code": code}},
+            {"url": "text", "valueString": "race"}]})
+    };
+    for (id, code) in [("white", "2106-3"), ("asian", "2028-9")] {
+        let patient = json!({"resourceType": "Patient", "id": id, "extension": [race(code)]});
+        let r = app.put(&format!("Patient/{id}"), &patient).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    assert_eq!(ids(&app, "Patient?race=2106-3").await, ["white"]);
+    assert_eq!(ids(&app, "Patient?race=2028-9,2106-3").await, ["asian", "white"]);
+    let strict = app
+        .send(
+            app.client
+                .get(app.url("Patient?race=2106-3"))
+                .header("Prefer", "handling=strict"),
+        )
+        .await;
+    assert_eq!(strict.status, 200, "{}", strict.text);
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
 on_both_backends!(
+    package_search_parameters_are_searchable,
     a_new_search_parameter_covers_old_and_new_resources,
     changing_a_search_parameter_reindexes_with_its_new_definition,
     unusable_search_parameters_are_refused,
