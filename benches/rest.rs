@@ -36,7 +36,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use support::{
-    admin_url, ms, percentile, pg_setting, read_synthea, validator_warm_up, Database, Server, SyntheaBundle, FHIR_JSON,
+    admin_url, ms, percentile, pg_setting, post_bundles, read_synthea, validator_warm_up, Database, Server,
+    SyntheaBundle, FHIR_JSON,
 };
 
 /// Bounds of the create and read loops: per client count, at most this many
@@ -214,56 +215,21 @@ async fn synthea_load(server: &Server, bundles: &[SyntheaBundle], clients: usize
         .await
         .unwrap_or_else(|e| panic!("warm-up {}: {e}", warm.name));
 
-    let bundles: Arc<Vec<(String, Vec<u8>, usize)>> = Arc::new(
-        bundles
-            .iter()
-            .map(|b| (b.name.clone(), b.body.clone(), b.resources))
-            .collect(),
-    );
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let (server, bundles, next) = (server.clone(), bundles.clone(), next.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut written = 0;
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= bundles.len() || started.elapsed() > LOAD_TIME {
-                        break;
-                    }
-                    let (name, body, entries) = &bundles[i];
-                    let t = Instant::now();
-                    server.post_bundle(body).await.unwrap_or_else(|e| panic!("{name}: {e}"));
-                    latencies.push(t.elapsed());
-                    written += entries;
-                }
-                (latencies, written)
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    let mut written = 0;
-    for t in tasks {
-        let (l, w) = t.await.expect("client task");
-        latencies.extend(l);
-        written += w;
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    let note = if latencies.len() < bundles.len() {
-        "stopped at the time limit".into()
-    } else {
+    let posted = post_bundles(server, bundles, clients, LOAD_TIME)
+        .await
+        .unwrap_or_else(|e| panic!("Synthea load: {e}"));
+    let note = if posted.complete {
         String::new()
+    } else {
+        "stopped at the time limit".into()
     };
     Row {
         workload: "Synthea load (transaction Bundles)".into(),
         clients,
-        requests: latencies.len(),
-        elapsed,
-        resources_per_s: Some(written as f64 / elapsed.as_secs_f64()),
-        latencies,
+        requests: posted.latencies.len(),
+        elapsed: posted.elapsed,
+        resources_per_s: Some(posted.resources as f64 / posted.elapsed.as_secs_f64()),
+        latencies: posted.latencies,
         note,
     }
 }

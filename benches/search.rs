@@ -69,8 +69,8 @@ use serde_json::Value;
 use sqlx::Connection;
 
 use support::{
-    admin_url, expect_200, ms, percentile, pg_setting, read_synthea, truncate, validator_warm_up, Database, Result,
-    Server, SyntheaBundle, FHIR_JSON,
+    admin_url, expect_200, ms, percentile, pg_setting, post_bundles, read_synthea, truncate, validator_warm_up,
+    Database, Result, Server, SyntheaBundle, FHIR_JSON,
 };
 
 /// (clients, timed requests in total) for each query.
@@ -705,41 +705,15 @@ impl Load {
 /// Unlike benches/rest.rs there is no warm-up Bundle: the data must be
 /// loaded exactly once, so that the counts the checks expect hold.
 async fn load(server: &Server, bundles: &[SyntheaBundle], clients: usize) -> Result<Load> {
-    let bundles: Arc<Vec<(String, Vec<u8>, usize)>> = Arc::new(
-        bundles
-            .iter()
-            .map(|b| (b.name.clone(), b.body.clone(), b.resources))
-            .collect(),
-    );
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..clients.max(1))
-        .map(|_| {
-            let (server, bundles, next) = (server.clone(), bundles.clone(), next.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while let Some((name, body, _)) = bundles.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if started.elapsed() > LOAD_TIME {
-                        return Err(format!("the Synthea load took more than {} s", LOAD_TIME.as_secs()));
-                    }
-                    let t = Instant::now();
-                    server.post_bundle(body).await.map_err(|e| format!("{name}: {e}"))?;
-                    latencies.push(t.elapsed());
-                }
-                Ok::<_, String>(latencies)
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.map_err(|e| format!("load task: {e}"))??);
+    let posted = post_bundles(server, bundles, clients, LOAD_TIME).await?;
+    if !posted.complete {
+        return Err(format!("the Synthea load took more than {} s", LOAD_TIME.as_secs()));
     }
-    latencies.sort();
     Ok(Load {
         clients: clients.max(1),
-        resources: bundles.iter().map(|b| b.2).sum(),
-        elapsed: started.elapsed(),
-        latencies,
+        resources: posted.resources,
+        elapsed: posted.elapsed,
+        latencies: posted.latencies,
     })
 }
 

@@ -69,7 +69,10 @@ impl Application {
             update_create: config.update_create,
             conditional_delete: config.conditional_delete,
             registry: Arc::new(LiveRegistry::default()),
-            terminology: load_code_systems(config, crate::rest::operations::service(canonicals.clone()))?,
+            terminology: load_code_systems(
+                config,
+                Arc::new(crate::terminology::TerminologyService::new(canonicals.clone())),
+            )?,
             canonicals,
         };
         // The SearchParameters stored on the server, and their unfinished

@@ -5,6 +5,8 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipe::config::{Config, Overrides};
@@ -121,6 +123,67 @@ impl Server {
             .map_err(|e| e.to_string())?;
         expect_200(res).await.map(drop)
     }
+}
+
+/// What [`post_bundles`] did.
+pub struct Posted {
+    /// Per Bundle posted, sorted.
+    pub latencies: Vec<Duration>,
+    /// Resources written (entries of the Bundles posted).
+    pub resources: usize,
+    pub elapsed: Duration,
+    /// Every Bundle was posted before `deadline`.
+    pub complete: bool,
+}
+
+/// POSTs the Bundles in order, `clients` at a time from a shared queue,
+/// until all are posted or `deadline` has passed; the first failed POST is
+/// the error.
+pub async fn post_bundles(
+    server: &Server,
+    bundles: &[SyntheaBundle],
+    clients: usize,
+    deadline: Duration,
+) -> Result<Posted> {
+    let bundles: Arc<Vec<(String, Vec<u8>, usize)>> = Arc::new(
+        bundles
+            .iter()
+            .map(|b| (b.name.clone(), b.body.clone(), b.resources))
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients.max(1))
+        .map(|_| {
+            let (server, bundles, next) = (server.clone(), bundles.clone(), next.clone());
+            tokio::spawn(async move {
+                let (mut latencies, mut resources) = (Vec::new(), 0);
+                while let Some((name, body, entries)) = bundles.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if started.elapsed() > deadline {
+                        break;
+                    }
+                    let t = Instant::now();
+                    server.post_bundle(body).await.map_err(|e| format!("{name}: {e}"))?;
+                    latencies.push(t.elapsed());
+                    resources += entries;
+                }
+                Ok::<_, String>((latencies, resources))
+            })
+        })
+        .collect();
+    let (mut latencies, mut resources) = (Vec::new(), 0);
+    for task in tasks {
+        let (l, r) = task.await.map_err(|e| format!("client task: {e}"))??;
+        latencies.extend(l);
+        resources += r;
+    }
+    latencies.sort();
+    Ok(Posted {
+        complete: latencies.len() == bundles.len(),
+        latencies,
+        resources,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// The body of a 200 answer; any other status is an error with the start

@@ -363,6 +363,13 @@ fn lineage(type_name: &str) -> impl Iterator<Item = &str> {
         .chain(resource.then_some("Resource"))
 }
 
+/// Whether search handles a `special` parameter: only `near`, whose
+/// Location.position the index keeps as a (latitude, longitude) composite
+/// row (`extract`'s `ParamType::Special`).
+pub fn is_searchable_special(code: &str) -> bool {
+    code == "near"
+}
+
 /// One SearchParameter resource; `None` when it has no expression (nothing
 /// to extract: full-text and special parameters search handles itself).
 fn parse_param(

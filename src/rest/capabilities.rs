@@ -82,7 +82,7 @@ fn operations(t: ResourceType) -> Vec<Value> {
 /// components.
 fn searchable(param: &SearchParam) -> bool {
     match param.kind {
-        ParamType::Special => param.code == "near",
+        ParamType::Special => crate::index::is_searchable_special(&param.code),
         ParamType::Composite => {
             !param.components.is_empty()
                 && param.components.len() <= 3

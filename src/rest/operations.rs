@@ -7,8 +7,6 @@
 //! instance, and runs it off the async workers (a large expansion is
 //! CPU-bound).
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
 use super::{read, Context};
@@ -91,9 +89,4 @@ async fn instance(ctx: &Context, rtype: ResourceType, id: &Id) -> Result<Value, 
     let current = read::read(ctx, rtype, id).await?;
     let body = current.body.unwrap_or_default();
     serde_json::from_slice(&body).map_err(|e| FhirError::Internal(format!("stored {rtype}/{id} is not JSON: {e}")))
-}
-
-/// The service, sharing the context's canonical registry.
-pub fn service(canonicals: Arc<crate::packages::CanonicalRegistry>) -> Arc<TerminologyService> {
-    Arc::new(TerminologyService::new(canonicals))
 }

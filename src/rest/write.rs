@@ -31,9 +31,9 @@ pub(super) fn check_body(ctx: &Context, rtype: ResourceType, resource: &Value) -
 /// Conformance resources it wrote go into the canonical registry once the
 /// commit has succeeded, never before: a rolled-back ValueSet must not be
 /// used.
-pub(super) async fn commit(ctx: &Context, tx: WriteTx) -> Result<(), FhirError> {
+pub(super) async fn commit(ctx: &Context, mut tx: WriteTx) -> Result<(), FhirError> {
     let search_parameters_changed = tx.has_written("SearchParameter");
-    let conformance = tx.conformance_writes().to_vec();
+    let conformance = tx.take_conformance_writes();
     tx.commit().await?;
     super::canonicals::apply(ctx, &conformance);
     if search_parameters_changed {

@@ -264,9 +264,10 @@ impl WriteTx {
         self.written_types.iter().any(|t| t == rtype)
     }
 
-    /// The conformance resources written, in order.
-    pub fn conformance_writes(&self) -> &[ConformanceWrite] {
-        &self.conformance
+    /// The conformance resources written, in order, handed over (for after
+    /// the commit) rather than copied.
+    pub fn take_conformance_writes(&mut self) -> Vec<ConformanceWrite> {
+        std::mem::take(&mut self.conformance)
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {

@@ -181,7 +181,7 @@ impl Reader<'_, '_> {
             (ParamType::Uri, Some(Modifier::Below)) => uris(UriMatch::Below),
             (ParamType::Uri, Some(Modifier::Contains)) => uris(UriMatch::Contains),
             (ParamType::Composite, None) => self.composite(defs, items),
-            (ParamType::Special, None) if defs.iter().all(|d| d.code == "near") => {
+            (ParamType::Special, None) if defs.iter().all(|d| crate::index::is_searchable_special(&d.code)) => {
                 Ok(Criterion::Near(self.each(items, value::near)?))
             }
             (ParamType::Special, None) => Ok(Criterion::Special(items.iter().map(|i| (*i).to_owned()).collect())),

@@ -428,7 +428,7 @@ impl<'a> Emit<'a> {
         .map(|def| def.kind);
         match kind {
             // Positions are indexed as (latitude, longitude) composites.
-            Some(ParamType::Special) if code == "near" => Ok("idx_composite"),
+            Some(ParamType::Special) if crate::index::is_searchable_special(code) => Ok("idx_composite"),
             Some(kind) => table_of(kind)
                 .ok_or_else(|| SearchError::NotSupported(format!("':missing' on the special parameter '{code}'"))),
             // The parser resolved the name on these types, so this is not reached.
