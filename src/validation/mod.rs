@@ -5,6 +5,7 @@
 
 pub mod bindings;
 mod findings;
+pub mod profile;
 mod rules;
 mod schema_errors;
 mod schema_model;
@@ -12,4 +13,5 @@ mod structural;
 #[cfg(test)]
 pub(crate) mod test_data;
 
+pub use profile::ProfileValidator;
 pub use structural::{SchemaLoadError, StructuralValidator};
