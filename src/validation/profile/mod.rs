@@ -34,6 +34,8 @@ mod walk;
 mod xhtml;
 
 #[cfg(test)]
+mod mutation_tests;
+#[cfg(test)]
 mod package_tests;
 
 use std::collections::HashMap;

@@ -75,12 +75,13 @@ impl<'s, 'v> Walker<'s, 'v> {
         let Some(reference) = map.get("reference").and_then(Value::as_str) else {
             return;
         };
-        let here = format!("{path}.reference");
+        // Located at the Reference, as the Java validator does.
+        let here = path;
         let resolved = resolve(reference, ctx, self.bundle);
         if reference.starts_with('#') && resolved.is_none() {
             self.error(
                 IssueType::NotFound,
-                &here,
+                here,
                 format!("The reference {reference} names no contained resource"),
             );
             return;
@@ -125,7 +126,7 @@ impl<'s, 'v> Walker<'s, 'v> {
             allowed.dedup();
             self.error(
                 IssueType::Structure,
-                &here,
+                here,
                 format!(
                     "The reference {reference} is to a {kind}, which is not a valid target here (must be one of {})",
                     allowed.join(", ")
@@ -142,7 +143,7 @@ impl<'s, 'v> Walker<'s, 'v> {
             self.report(
                 Severity::Warning,
                 IssueType::Structure,
-                &here,
+                here,
                 format!(
                     "The {kind} that {reference} resolves to does not conform to {}",
                     profiles_for_kind.join(" or ")

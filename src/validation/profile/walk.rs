@@ -226,6 +226,15 @@ impl<'s, 'v> Walker<'s, 'v> {
             _ => {}
         }
         self.invariants(def, at, item, kind, path, ctx);
+        // A profile's element does not repeat its type's invariants (per-1
+        // on a Period): those come from the type's own definition.
+        if at != 0 && !matches!(kind, "BackboneElement" | "Element") {
+            if let Some(type_def) = self.definition(&format!("{BASE}{kind}")) {
+                if !Arc::ptr_eq(&type_def, def) {
+                    self.invariants(&type_def, 0, item, kind, path, ctx);
+                }
+            }
+        }
     }
 
     fn resource_type(&mut self, map: &Map<String, Value>, expected: &str, path: &str) {
