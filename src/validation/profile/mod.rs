@@ -37,6 +37,8 @@ mod xhtml;
 mod mutation_tests;
 #[cfg(test)]
 mod package_tests;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
