@@ -278,6 +278,7 @@ const NARRATIVE_ATTRIBUTES: &[&str] = &[
     "rowspan",
     "colspan",
     "xmlns",
+    "xml:space",
 ];
 const ELEMENT_ATTRIBUTES: &[(&str, &[&str])] = &[
     (

@@ -1,8 +1,8 @@
-//! Extensions: known by their `url` (an unknown one is a warning — its
-//! content cannot be checked, and it may come from a package this server
-//! does not hold, such as `hl7.fhir.uv.extensions`; an unknown
-//! `modifierExtension` is an error, since it may change the meaning of
-//! what holds it), used where their definition's `context` allows, used as
+//! Extensions: known by their `url` (an unknown one is reported with the
+//! validator's `unknown_extensions` severity: an error by default, as the
+//! Java validator has it, "could not be found, so it is not allowed here"),
+//! absolute at the top level, sub-extensions defined by their parent, used
+//! where their definition's `context` allows, used as
 //! `modifierExtension` exactly when they are modifiers, and holding either
 //! a value or nested extensions (ext-1). Their content is checked against
 //! their own definition by the walk (see [`Walker::inside`]).
@@ -11,8 +11,10 @@ use serde_json::{Map, Value};
 
 use super::definition::Definition;
 use super::walk::{Item, Walker};
-use crate::model::definitions::r4;
-use crate::outcome::{IssueType, Severity};
+use crate::model::definitions::{r4, Kind};
+use crate::outcome::IssueType;
+
+const EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/Extension";
 
 impl Walker<'_, '_> {
     /// Checks an item of `extension` / `modifierExtension` (`name`) of the
@@ -31,19 +33,38 @@ impl Walker<'_, '_> {
         };
         let in_slice = def.rule(slot).slice_name.is_some();
         let is_absolute = url.contains(':');
-        let Some(ext) = self.definition(url) else {
-            if in_slice || (!is_absolute && parent.1 == "Extension") {
-                return; // described by the profile (or by the parent extension)
+        let nested = parent.1 == "Extension";
+        if nested && !is_absolute && !in_slice {
+            // A sub-extension: the parent's definition names those it has.
+            if def.type_name == "Extension" && def.url() != EXTENSION {
+                self.error(
+                    IssueType::Structure,
+                    path,
+                    format!(
+                        "Sub-extension url '{url}' is not defined by the extension {}",
+                        def.url()
+                    ),
+                );
             }
-            let (severity, why) = match name {
-                "modifierExtension" => (Severity::Error, "an unknown modifier extension cannot be ignored"),
-                _ => (Severity::Warning, "its content was not checked"),
-            };
-            self.report(
-                severity,
+            return;
+        }
+        if !nested && !is_absolute {
+            self.error(
                 IssueType::Structure,
                 path,
-                format!("The extension {url} is unknown here: {why}"),
+                format!("Extension.url must be an absolute URL, found '{url}'"),
+            );
+            return;
+        }
+        let Some(ext) = self.definition(url) else {
+            if in_slice {
+                return; // described by the profile
+            }
+            self.report(
+                self.validator.unknown_extensions,
+                IssueType::Structure,
+                path,
+                format!("The extension {url} could not be found, so it is not allowed here"),
             );
             return;
         };
@@ -68,7 +89,7 @@ impl Walker<'_, '_> {
             ),
             _ => {}
         }
-        if parent.1 != "Extension" && !allowed_here(&ext, parent) {
+        if !nested && !allowed_here(&ext, parent) {
             let contexts: Vec<&str> = ext.context.iter().map(|(_, e)| e.as_str()).collect();
             self.error(
                 IssueType::Structure,
@@ -118,19 +139,22 @@ fn allowed_here(ext: &Definition, (path, kind): (&str, &str)) -> bool {
                     || expression == kind
                     || expression == "Element"
                     || r4().is_a(kind, &expression)
-                    || path
-                        .strip_prefix(expression.as_str())
-                        .is_some_and(|rest| rest.is_empty())
-                    || (expression.contains('.') && path.ends_with(&format!(".{}", after_type(&expression))) && {
-                        let head = expression.split('.').next().unwrap_or_default();
-                        path.starts_with(head) || r4().is_a(path.split('.').next().unwrap_or_default(), head)
-                    })
+                    || in_type(&expression, &path)
             }
             _ => true, // fhirpath and extension contexts: not decided here
         })
 }
 
-/// `Patient.name` → `name`.
-fn after_type(expression: &str) -> &str {
-    expression.split_once('.').map_or(expression, |(_, rest)| rest)
+/// A context inside a datatype (`Address.line`) allows the extension on
+/// that element wherever the datatype is used (`Patient.address.line`);
+/// one inside a resource, on that resource or a specialization of it.
+fn in_type(expression: &str, path: &str) -> bool {
+    let Some((head, rest)) = expression.split_once('.') else {
+        return false;
+    };
+    let Some(within) = path.strip_suffix(rest).and_then(|p| p.strip_suffix('.')) else {
+        return false;
+    };
+    let is_datatype = r4().get(head).is_some_and(|t| t.kind == Kind::ComplexType);
+    is_datatype || within == head || r4().is_a(within, head)
 }

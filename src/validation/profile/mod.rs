@@ -21,8 +21,9 @@
 //! - `walk`: the walk — properties to elements, arrays, cardinality,
 //!   nested resources;
 //! - `slicing`, `primitive`, `values`, `extensions`, `references`,
-//!   `invariants`, `xhtml`: the checks the walk makes at each element.
+//!   `invariants`, `xhtml`, `bundle`: the checks the walk makes.
 
+mod bundle;
 mod definition;
 mod extensions;
 mod invariants;
@@ -63,6 +64,8 @@ type Cached = (Option<Arc<Entry>>, Option<Arc<Definition>>);
 pub struct ProfileValidator {
     terminology: Arc<TerminologyService>,
     definitions: RwLock<HashMap<String, Cached>>,
+    /// How an extension whose definition is not known is reported.
+    unknown_extensions: Severity,
 }
 
 impl ProfileValidator {
@@ -70,7 +73,17 @@ impl ProfileValidator {
         ProfileValidator {
             terminology,
             definitions: RwLock::new(HashMap::new()),
+            unknown_extensions: Severity::Error,
         }
+    }
+
+    /// How an extension whose definition the registry does not hold is
+    /// reported: an error by default (the Java validator's "could not be
+    /// found, so it is not allowed here"); a warning where instances may
+    /// carry extensions of packages the server does not load.
+    pub fn with_unknown_extensions(mut self, severity: Severity) -> Self {
+        self.unknown_extensions = severity;
+        self
     }
 
     pub fn registry(&self) -> &CanonicalRegistry {

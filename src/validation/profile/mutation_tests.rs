@@ -213,6 +213,6 @@ fn an_unknown_modifier_extension_is_an_error() {
         "Patient-example.json",
         |p| p["modifierExtension"] = json!([{"url": "http://example.org/never-defined", "valueBoolean": true}]),
         "Patient.modifierExtension[0]",
-        "unknown modifier extension",
+        "could not be found, so it is not allowed here",
     );
 }

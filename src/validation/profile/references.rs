@@ -2,9 +2,8 @@
 //! (`#id`), an entry of the Bundle being validated (by `fullUrl`, or by type
 //! and id) — else its type read from the reference (`Patient/123`, an
 //! absolute URL ending so). The type must be one the element's
-//! `targetProfile`s allow; a resolved target is also checked against those
-//! profiles (a warning when it meets none: the target may conform to a
-//! profile the server does not hold). `resolve()` in invariants and
+//! `targetProfile`s allow; a resolved target must also meet one of those
+//! profiles (as the Java validator checks them). `resolve()` in invariants and
 //! discriminators uses the same resolution.
 
 use serde_json::{Map, Value};
@@ -112,6 +111,8 @@ impl<'s, 'v> Walker<'s, 'v> {
         for target in &targets {
             let type_name = match self.definition(target) {
                 Some(def) => def.type_name.clone(),
+                // A target profile not held here: its type is not known.
+                None if !target.starts_with(BASE) => return,
                 None => target.strip_prefix(BASE).unwrap_or(target).to_owned(),
             };
             if type_name == kind && !target.starts_with(BASE) {
@@ -140,12 +141,11 @@ impl<'s, 'v> Walker<'s, 'v> {
             return;
         }
         if !profiles_for_kind.iter().any(|p| self.conforms_to(target, p)) {
-            self.report(
-                Severity::Warning,
+            self.error(
                 IssueType::Structure,
                 here,
                 format!(
-                    "The {kind} that {reference} resolves to does not conform to {}",
+                    "Unable to find a profile match: the {kind} that {reference} resolves to does not conform to {}",
                     profiles_for_kind.join(" or ")
                 ),
             );
@@ -207,6 +207,12 @@ fn local_references<'v>(value: &'v Value, out: &mut std::collections::HashSet<&'
         Value::String(s) => {
             if let Some(id) = s.strip_prefix('#') {
                 out.insert(id);
+            } else if s.starts_with('<') {
+                // Narrative links (`<img src="#id">`, `<a href="#id">`).
+                for (at, _) in s.match_indices("=\"#") {
+                    let rest = &s[at + 3..];
+                    out.insert(rest.split('"').next().unwrap_or_default());
+                }
             }
         }
         Value::Array(items) => items.iter().for_each(|v| local_references(v, out)),

@@ -244,7 +244,8 @@ impl<'v> Walker<'_, 'v> {
                 place = self.extension_place(&d, at, url)?;
                 continue;
             }
-            let (child, _) = child_for(&d, at, step)?;
+            // A path names a choice without its [x] (`value` for `value[x]`).
+            let (child, _) = child_for(&d, at, step).or_else(|| child_for(&d, at, &format!("{step}[x]")))?;
             place = (d, child);
         }
         Some(place)

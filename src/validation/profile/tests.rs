@@ -302,7 +302,14 @@ fn extensions_are_checked_against_their_definition_and_context() {
     let both = patient(json!({"extension": [{"url": "http://example.org/x", "valueString": "x",
         "extension": [{"url": "y", "valueString": "z"}]}]}));
     found(&both, Severity::Error, "Patient.extension[0]", "ext-1");
-    found(&both, Severity::Warning, "Patient.extension[0]", "is unknown here");
+    found(&both, Severity::Error, "Patient.extension[0]", "could not be found");
+    let relative = patient(json!({"extension": [{"url": "nick", "valueString": "x"}]}));
+    found(
+        &relative,
+        Severity::Error,
+        "Patient.extension[0]",
+        "must be an absolute URL",
+    );
 }
 
 #[test]
@@ -372,7 +379,7 @@ fn json_shape_rules_are_checked_with_the_element_path() {
     let misaligned = json!({"resourceType": "Patient", "name": [{"given": ["a", "b"], "_given": [null]}]});
     found(&misaligned, Severity::Error, "Patient.name[0].given", "must align");
     let aligned = json!({"resourceType": "Patient", "name": [{"given": ["a", null],
-        "_given": [null, {"extension": [{"url": "http://example.org/x", "valueString": "b"}]}]}]});
+        "_given": [null, {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}]}]});
     assert_eq!(errors(&aligned), vec![]);
     let empty = json!({"resourceType": "Patient", "name": [{}]});
     found(&empty, Severity::Error, "Patient.name[0]", "ele-1");

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use super::definition::{Definition, Rule};
 use super::references::unreferenced_contained;
 use super::{ProfileValidator, BASE};
+use crate::model::definitions::r4;
 use crate::outcome::{Issue, IssueType, Severity};
 use crate::validation::bindings::same_type;
 
@@ -211,6 +212,10 @@ impl<'s, 'v> Walker<'s, 'v> {
         }
         if at == 0 && def.is_resource {
             self.resource_type(map, &def.type_name, path);
+            self.resource_id(map, path);
+            if def.type_name == "Bundle" {
+                self.bundle_rules(value, path);
+            }
             for i in unreferenced_contained(value) {
                 self.error(
                     IssueType::Invariant,
@@ -234,6 +239,23 @@ impl<'s, 'v> Walker<'s, 'v> {
                     self.invariants(&type_def, 0, item, kind, path, ctx);
                 }
             }
+        }
+    }
+
+    /// `Resource.id` is typed `string` in R4's snapshots, yet is an `id`.
+    fn resource_id(&mut self, map: &Map<String, Value>, path: &str) {
+        let Some(value @ Value::String(id)) = map.get("id") else {
+            return;
+        };
+        if super::primitive::check("id", value).is_err() {
+            self.error(
+                IssueType::Value,
+                &format!("{path}.id"),
+                format!(
+                    "Invalid Resource id '{}': 1 to 64 of A-Z, a-z, 0-9, '-' and '.'",
+                    super::primitive::clip(id)
+                ),
+            );
         }
     }
 
@@ -270,7 +292,7 @@ impl<'s, 'v> Walker<'s, 'v> {
         // (child element, JSON name, type) in the order met.
         let mut found: Vec<(usize, &'v str, String)> = Vec::new();
         for key in map.keys() {
-            if key == "resourceType" && is_resource_root {
+            if key == "resourceType" && (is_resource_root || r4().is_resource(kind)) {
                 continue;
             }
             if key == "value" && is_primitive(kind) {
@@ -470,13 +492,11 @@ impl<'s, 'v> Walker<'s, 'v> {
         }
         let sliced = !def.tree.node(child).slices.is_empty();
         let mut assigned = Vec::with_capacity(items.len());
+        let holds_resources = holds_resources(rule);
         for (item, item_path) in items {
-            let item_kind = match kind {
-                "Resource" | "DomainResource" => item
-                    .value
-                    .and_then(|v| v.get("resourceType"))
-                    .and_then(Value::as_str)
-                    .unwrap_or(kind),
+            let named = item.value.and_then(|v| v.get("resourceType")).and_then(Value::as_str);
+            let item_kind = match (holds_resources, named) {
+                (true, Some(named)) => named,
                 _ => kind,
             };
             let slot = match sliced {
@@ -487,9 +507,8 @@ impl<'s, 'v> Walker<'s, 'v> {
             if matches!(name, "extension" | "modifierExtension") {
                 self.extension(def, slot, *item, name, item_path, parent);
             }
-            let slot_rule = def.rule(slot);
-            if is_resource_type(slot_rule, item_kind, kind) {
-                self.nested_resource(def, slot, *item, item_path, ctx);
+            if holds_resources {
+                self.nested_resource(def, slot, *item, item_kind, item_path, ctx);
             } else {
                 self.element(def, slot, *item, item_kind, item_path, ctx);
             }
@@ -503,7 +522,15 @@ impl<'s, 'v> Walker<'s, 'v> {
 
     /// A resource inside a resource: validated on its own, against the
     /// profiles its element names.
-    fn nested_resource(&mut self, def: &Definition, at: usize, item: Item<'v>, path: &str, ctx: Ctx<'v>) {
+    fn nested_resource(
+        &mut self,
+        def: &Arc<Definition>,
+        at: usize,
+        item: Item<'v>,
+        kind: &str,
+        path: &str,
+        ctx: Ctx<'v>,
+    ) {
         let Some(value) = item.value else { return };
         if !value.is_object() {
             self.error(
@@ -517,12 +544,22 @@ impl<'s, 'v> Walker<'s, 'v> {
             .rule(at)
             .types
             .iter()
+            .filter(|t| t.code == kind || matches!(t.code.as_str(), "Resource" | "DomainResource"))
             .flat_map(|t| t.profiles.iter().cloned())
             .collect();
         // Contained resources have their container as %rootResource;
         // Bundle entries and parameters stand alone.
         let root = def.rule(at).path.ends_with(".contained").then_some(ctx.root);
         self.resource(value, path, &profiles, root);
+        // A container's profile may constrain the resource in place
+        // (`Bundle.entry:composition.resource.section`).
+        if !def.tree.node(at).children.is_empty() {
+            let inner = Ctx {
+                resource: value,
+                root: root.unwrap_or(value),
+            };
+            self.element(def, at, item, kind, path, inner);
+        }
     }
 
     /// The place whose children describe what is inside the element `at`:
@@ -581,9 +618,12 @@ pub(super) fn is_primitive(kind: &str) -> bool {
     kind.starts_with(|c: char| c.is_ascii_lowercase())
 }
 
-/// Whether the element holds whole resources (`contained`, `entry.resource`).
-fn is_resource_type(rule: &Rule, item_kind: &str, kind: &str) -> bool {
-    matches!(kind, "Resource" | "DomainResource") || (rule.single_type() == Some("Resource") && item_kind != "Resource")
+/// Whether the element holds whole resources (`contained`,
+/// `entry.resource`, or an element a profile typed as one resource).
+fn holds_resources(rule: &Rule) -> bool {
+    rule.types
+        .iter()
+        .any(|t| matches!(t.code.as_str(), "Resource" | "DomainResource") || r4().is_resource(&t.code))
 }
 
 pub(super) fn json_kind(value: &Value) -> &'static str {
