@@ -102,11 +102,14 @@ impl Tree {
             None => return,
             Some((parent, last)) => match last.split_once(':') {
                 Some((step, slice)) => {
-                    let sliced = match slice.rsplit_once('/') {
-                        Some((outer, _)) => format!("{parent}.{step}:{outer}"),
-                        None => format!("{parent}.{step}"),
+                    let element = format!("{parent}.{step}");
+                    // A re-slice hangs under its slice; one whose slice the
+                    // snapshot lacks, under the sliced element.
+                    let owner = match slice.rsplit_once('/') {
+                        Some((outer, _)) => self.find(&format!("{element}:{outer}")).or_else(|| self.find(&element)),
+                        None => self.find(&element),
                     };
-                    Some((self.find(&sliced), true))
+                    Some((owner, true))
                 }
                 None => Some((self.find(parent), false)),
             },

@@ -267,6 +267,8 @@ fn slicing(s: &Value) -> Slicing {
                 None => (path.as_str(), false),
             };
             let selected = if selected.is_empty() { "$this" } else { selected };
+            // `$this.name` is `name`.
+            let selected = selected.strip_prefix("$this.").unwrap_or(selected);
             let steps: Option<Vec<String>> = if selected == "$this" {
                 Some(Vec::new())
             } else {

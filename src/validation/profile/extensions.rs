@@ -12,8 +12,12 @@ use serde_json::{Map, Value};
 use super::definition::Definition;
 use super::walk::{Item, Walker};
 use crate::model::definitions::{r4, Kind};
-use crate::outcome::IssueType;
+use crate::outcome::{IssueType, Severity};
 
+const HL7: &str = "http://hl7.org/fhir/StructureDefinition/";
+/// R4 declares this extension's context as `ElementDefinition.type.code`,
+/// yet R4's own snapshots carry it on `ElementDefinition.type`.
+const FHIR_TYPE: &str = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type";
 const EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/Extension";
 
 impl Walker<'_, '_> {
@@ -60,8 +64,17 @@ impl Walker<'_, '_> {
             if in_slice {
                 return; // described by the profile
             }
+            // HL7's own namespace: most likely from the extensions package
+            // (hl7.fhir.uv.extensions), which the Java validator always
+            // loads and this server may not. Example domains are allowed
+            // unknown, as the Java validator allows them.
+            let on_primitive = super::walk::is_primitive(parent.1);
+            let severity = match url.starts_with(HL7) || (is_example(url) && !on_primitive) {
+                true => Severity::Warning,
+                false => self.validator.unknown_extensions,
+            };
             self.report(
-                self.validator.unknown_extensions,
+                severity,
                 IssueType::Structure,
                 path,
                 format!("The extension {url} could not be found, so it is not allowed here"),
@@ -89,7 +102,8 @@ impl Walker<'_, '_> {
             ),
             _ => {}
         }
-        if !nested && !allowed_here(&ext, parent) {
+        let r4_own_use = url == FHIR_TYPE && parent.0.ends_with("ElementDefinition.type");
+        if !nested && !r4_own_use && !allowed_here(&ext, parent) {
             let contexts: Vec<&str> = ext.context.iter().map(|(_, e)| e.as_str()).collect();
             self.error(
                 IssueType::Structure,
@@ -157,4 +171,9 @@ fn in_type(expression: &str, path: &str) -> bool {
     };
     let is_datatype = r4().get(head).is_some_and(|t| t.kind == Kind::ComplexType);
     is_datatype || within == head || r4().is_a(within, head)
+}
+
+/// The domains the Java validator lets carry unknown extensions.
+fn is_example(url: &str) -> bool {
+    ["example.org", "acme.com", "nema.org"].iter().any(|d| url.contains(d))
 }

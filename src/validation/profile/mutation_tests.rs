@@ -211,7 +211,7 @@ fn an_extension_with_a_value_of_the_wrong_type_is_an_error() {
 fn an_unknown_modifier_extension_is_an_error() {
     rejected(
         "Patient-example.json",
-        |p| p["modifierExtension"] = json!([{"url": "http://example.org/never-defined", "valueBoolean": true}]),
+        |p| p["modifierExtension"] = json!([{"url": "http://extensions.invalid/never-defined", "valueBoolean": true}]),
         "Patient.modifierExtension[0]",
         "could not be found, so it is not allowed here",
     );

@@ -68,12 +68,21 @@ impl<'v> Walker<'_, 'v> {
         let Some(value) = item.value else {
             return false;
         };
-        let found = self.discriminated(value, kind, d, ctx);
+        // A backbone item is typed by its path, so FHIRPath knows its
+        // elements (`extension('…').value` finds `valueCode`).
+        let typed = match kind {
+            "BackboneElement" | "Element" => def.rule(slice).path.clone(),
+            _ => kind.to_owned(),
+        };
+        let found = self.discriminated(value, &typed, d, ctx);
         let target = self.descend(def, slice, &d.path);
         match d.kind.as_str() {
             "value" | "pattern" => {
                 let Some((t, at)) = target else { return false };
                 let rule = t.rule(at);
+                if rule.max == Some(0) {
+                    return found.is_empty(); // the slice is the one without it
+                }
                 if let Some(fixed) = &rule.fixed {
                     return found.iter().any(|v| same_value(v, fixed));
                 }
@@ -87,7 +96,9 @@ impl<'v> Walker<'_, 'v> {
                         return found.iter().any(|v| v.as_str() == Some(url.as_str()));
                     }
                 }
-                self.in_required_binding(&t, at, &found).unwrap_or(false)
+                // No value to compare: the discriminator does not tell this
+                // slice apart, so it holds.
+                self.in_required_binding(&t, at, &found).unwrap_or(true)
             }
             "exists" => match target {
                 Some((t, at)) if t.rule(at).max == Some(0) => found.is_empty(),
@@ -98,7 +109,7 @@ impl<'v> Walker<'_, 'v> {
                 let Some((t, at)) = target else { return false };
                 let actual: Vec<String> = match d.steps.as_deref() {
                     Some([]) if !d.resolves => vec![kind.to_owned()],
-                    _ => self.types_of(value, kind, d, ctx),
+                    _ => self.types_of(value, &typed, d, ctx),
                 };
                 let expected: Vec<String> = match d.resolves {
                     // Through a reference: the types its target profiles are of.
@@ -175,7 +186,10 @@ impl<'v> Walker<'_, 'v> {
         };
         let node = match value.get("resourceType") {
             Some(_) => Node::resource(value),
-            None => Node::element(Some(value), None, kind, None),
+            None => match kind.split_once('.') {
+                Some(backbone) => Node::element(Some(value), None, "BackboneElement", Some(backbone)),
+                None => Node::element(Some(value), None, kind, None),
+            },
         };
         // No services: a path ending in resolve() is resolved by the caller.
         let env = Env::new().with_resource(ctx.resource).with_root_resource(ctx.root);
@@ -254,11 +268,19 @@ impl<'v> Walker<'_, 'v> {
     /// The extension slice of `at` with that url, else the definition.
     fn extension_place(&mut self, def: &Arc<Definition>, at: usize, url: &str) -> Option<Place> {
         let (child, _) = child_for(def, at, "extension")?;
-        let slice = def.tree.node(child).slices.iter().copied().find(|&s| {
+        let of_url = |s: usize| {
             def.rule(s)
                 .type_ref("Extension")
                 .is_some_and(|t| t.profiles.iter().any(|p| p == url))
-        });
+        };
+        // The deepest re-slice for the url: `actionType/Single` says more
+        // than `actionType`.
+        let mut slice = None;
+        let mut level = def.tree.node(child).slices.clone();
+        while let Some(found) = level.iter().copied().find(|&s| of_url(s)) {
+            slice = Some(found);
+            level = def.tree.node(found).slices.clone();
+        }
         match slice {
             Some(s) => Some((def.clone(), s)),
             None => self.definition(url).map(|d| (d, 0)),

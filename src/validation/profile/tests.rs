@@ -299,10 +299,27 @@ fn extensions_are_checked_against_their_definition_and_context() {
         "Observation.extension[0]",
         "not allowed on Observation",
     );
-    let both = patient(json!({"extension": [{"url": "http://example.org/x", "valueString": "x",
-        "extension": [{"url": "y", "valueString": "z"}]}]}));
+    let both = patient(
+        json!({"extension": [{"url": "http://extensions.invalid/x", "valueString": "x",
+        "extension": [{"url": "y", "valueString": "z"}]}]}),
+    );
     found(&both, Severity::Error, "Patient.extension[0]", "ext-1");
     found(&both, Severity::Error, "Patient.extension[0]", "could not be found");
+    // As the Java validator: example domains may carry unknown extensions.
+    let example = patient(json!({"extension": [{"url": "http://example.org/x", "valueString": "x"}]}));
+    found(
+        &example,
+        Severity::Warning,
+        "Patient.extension[0]",
+        "could not be found",
+    );
+    let bad_system = patient(json!({"maritalStatus": {"coding": [{"system": "local", "code": "M"}]}}));
+    found(
+        &bad_system,
+        Severity::Error,
+        "Patient.maritalStatus.coding[0].system",
+        "absolute",
+    );
     let relative = patient(json!({"extension": [{"url": "nick", "valueString": "x"}]}));
     found(
         &relative,

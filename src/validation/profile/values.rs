@@ -90,6 +90,33 @@ impl Walker<'_, '_> {
     }
 }
 
+impl Walker<'_, '_> {
+    /// A Coding's system is an absolute URI naming a code system, not a
+    /// value set (a common mistake the Java validator reports).
+    pub(super) fn coding_system(&mut self, map: &serde_json::Map<String, Value>, path: &str) {
+        let Some(system) = map.get("system").and_then(Value::as_str) else {
+            return;
+        };
+        let here = format!("{path}.system");
+        if !system.contains(':') {
+            self.error(
+                IssueType::Value,
+                &here,
+                format!("Coding.system must be an absolute reference, not a local reference ('{system}')"),
+            );
+            return;
+        }
+        let registry = self.validator.registry();
+        if registry.value_set(system).is_some() && registry.code_system(system).is_none() {
+            self.error(
+                IssueType::Value,
+                &here,
+                format!("The Coding references a value set, not a code system ('{system}')"),
+            );
+        }
+    }
+}
+
 fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Valid => "Valid".into(),

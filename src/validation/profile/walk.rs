@@ -228,6 +228,7 @@ impl<'s, 'v> Walker<'s, 'v> {
         match kind {
             "Extension" => self.extension_value(map, path),
             "Reference" => self.reference(rule, map, path, ctx),
+            "Coding" => self.coding_system(map, path),
             _ => {}
         }
         self.invariants(def, at, item, kind, path, ctx);
@@ -552,14 +553,16 @@ impl<'s, 'v> Walker<'s, 'v> {
         let root = def.rule(at).path.ends_with(".contained").then_some(ctx.root);
         self.resource(value, path, &profiles, root);
         // A container's profile may constrain the resource in place
-        // (`Bundle.entry:composition.resource.section`).
-        if !def.tree.node(at).children.is_empty() {
+        // (`Bundle.entry:composition.resource.section`); the element's own
+        // invariants see the container as %resource.
+        if let (false, Some(map)) = (def.tree.node(at).children.is_empty(), value.as_object()) {
             let inner = Ctx {
                 resource: value,
                 root: root.unwrap_or(value),
             };
-            self.element(def, at, item, kind, path, inner);
+            self.children(def, at, map, kind, path, inner);
         }
+        self.invariants(def, at, item, kind, path, ctx);
     }
 
     /// The place whose children describe what is inside the element `at`:
