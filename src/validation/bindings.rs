@@ -13,13 +13,14 @@
 //! # Layout
 //!
 //! - [`tree`]: a snapshot as a tree of children and slices.
-//! - [`walk`]: the instance walk (choice types, slices, datatypes and
-//!   extensions followed into their definitions).
-//! - [`select`]: which profiles apply to an instance.
+//! - `finder`: [`BindingFinder`], over the profile validator's walk (choice
+//!   types, slices, datatypes and extensions followed into their
+//!   definitions), and [`bound`], the bound value at one element.
+//! - `select`: which profiles apply to an instance.
 
+mod finder;
 mod select;
 pub(crate) mod tree;
-mod walk;
 
 #[cfg(test)]
 mod package_tests;
@@ -30,8 +31,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use walk::BindingFinder;
-pub(crate) use walk::{bound, covers, same_type, values_at};
+pub(crate) use finder::bound;
+pub use finder::BindingFinder;
 
 use crate::outcome::Severity;
 use crate::packages::registry::split_canonical;

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::{check, BindingFinder, Checked, NotCheckable, Outcome};
 use crate::packages::{test_packages, Package};
 use crate::terminology::TerminologyService;
+use crate::validation::ProfileValidator;
 
 const PACKAGES: &[&str] = &[
     test_packages::THO,
@@ -154,11 +155,12 @@ async fn every_bound_coded_value_of_the_us_core_and_br_core_examples_is_checked(
     let started = std::time::Instant::now();
     let (registry, packages) = test_packages::load(PACKAGES).await;
     let registry = Arc::new(registry);
-    let svc = TerminologyService::new(registry.clone());
-    let finder = BindingFinder::new(&svc);
+    let validator = ProfileValidator::new(Arc::new(TerminologyService::new(registry.clone())));
+    let svc = validator.terminology();
+    let finder = BindingFinder::new(&validator);
     let mut reports = BTreeMap::new();
     for package in &packages {
-        let report = check_examples(&finder, &svc, package);
+        let report = check_examples(&finder, svc, package);
         report.print(&package.manifest.id());
         reports.insert(package.manifest.name.clone(), report);
     }

@@ -12,7 +12,8 @@
 use serde_json::Value;
 
 use super::tree::Tree;
-use super::walk::{covers, BindingFinder};
+use super::BindingFinder;
+use crate::validation::profile::json::covers;
 
 const BASE: &str = "http://hl7.org/fhir/StructureDefinition/";
 
@@ -38,10 +39,10 @@ impl BindingFinder<'_> {
         let mut best: Option<(usize, &String)> = None;
         for url in candidates {
             let Some(tree) = self.tree(url) else { continue };
-            if tree.node(0).name != kind {
+            if tree.tree.node(0).name != kind {
                 continue;
             }
-            if let Some(score) = score(&tree, resource) {
+            if let Some(score) = score(&tree.tree, resource) {
                 if best.is_none_or(|(s, _)| score > s) {
                     best = Some((score, url));
                 }

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::packages::{base, CanonicalRegistry, Origin};
+use crate::validation::ProfileValidator;
 
 const PROFILE: &str = "http://example.org/StructureDefinition/obs";
 
@@ -56,14 +57,18 @@ fn registry() -> Arc<CanonicalRegistry> {
         .clone()
 }
 
+fn validator() -> &'static ProfileValidator {
+    static VALIDATOR: OnceLock<ProfileValidator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| ProfileValidator::new(Arc::new(TerminologyService::new(registry()))))
+}
+
 fn service() -> &'static TerminologyService {
-    static SERVICE: OnceLock<TerminologyService> = OnceLock::new();
-    SERVICE.get_or_init(|| TerminologyService::new(registry()))
+    validator().terminology()
 }
 
 /// (location, element id, value set, outcome) of every bound value.
 fn checked(instance: &Value, profile: &str) -> Vec<(String, String, String, Outcome)> {
-    let finder = BindingFinder::new(service());
+    let finder = BindingFinder::new(validator());
     let kind = instance["resourceType"].as_str().unwrap_or_default();
     finder
         .bound_values(instance, profile, kind)
@@ -191,7 +196,7 @@ fn severity_follows_strength_as_issue_6_says() {
 
 #[test]
 fn declared_profiles_win_else_the_candidate_whose_patterns_match() {
-    let finder = BindingFinder::new(service());
+    let finder = BindingFinder::new(validator());
     let vitals = json!({"resourceType": "Observation", "category": [{"coding": [
         {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}]});
     let other = json!({"resourceType": "Observation"});

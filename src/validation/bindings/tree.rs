@@ -35,15 +35,6 @@ impl Node {
         self.element.get("type").and_then(Value::as_array).into_iter().flatten()
     }
 
-    /// The first `type.profile` given for a type code, e.g. the extension
-    /// definition of an extension slice.
-    pub fn type_profile(&self, code: &str) -> Option<&str> {
-        self.types()
-            .filter(|t| t.get("code").and_then(Value::as_str) == Some(code))
-            .filter_map(|t| t.get("profile")?.as_array()?.first()?.as_str())
-            .next()
-    }
-
     /// `fixed[x]` or `pattern[x]`, whichever the element has.
     pub fn fixed_or_pattern(&self) -> Option<&Value> {
         self.element
@@ -54,10 +45,6 @@ impl Node {
 
     pub fn min(&self) -> u64 {
         self.element.get("min").and_then(Value::as_u64).unwrap_or(0)
-    }
-
-    pub fn max_is_zero(&self) -> bool {
-        self.str("max") == Some("0")
     }
 }
 
@@ -127,15 +114,6 @@ impl Tree {
             children: Vec::new(),
             slices: Vec::new(),
         });
-    }
-
-    /// A tree with no elements, for values checked outside any definition.
-    pub fn empty() -> Tree {
-        Tree {
-            url: String::new(),
-            nodes: Vec::new(),
-            by_id: HashMap::new(),
-        }
     }
 
     /// Whether `slot` is a re-slice of `slice` (`a:s/t` of `a:s`), at any depth.

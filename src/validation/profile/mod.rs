@@ -24,9 +24,10 @@
 //!   `invariants`, `xhtml`, `bundle`: the checks the walk makes.
 
 mod bundle;
-mod definition;
+pub(crate) mod definition;
 mod extensions;
 mod invariants;
+pub(crate) mod json;
 mod primitive;
 mod references;
 mod slicing;
@@ -50,6 +51,7 @@ use crate::outcome::{Issue, Severity};
 use crate::packages::registry::Entry;
 use crate::packages::CanonicalRegistry;
 use crate::terminology::TerminologyService;
+use crate::validation::bindings::BoundValue;
 
 use definition::Definition;
 use walk::Walker;
@@ -124,10 +126,20 @@ impl ProfileValidator {
         dedupe(walker.issues)
     }
 
+    /// Every coded value of `instance` under a binding of `profile`, found
+    /// by the validation walk (see `bindings::BindingFinder`), located from
+    /// `location`; resources inside it are not entered.
+    pub fn bound_values(&self, instance: &Value, profile: &str, location: &str) -> Vec<BoundValue> {
+        let mut walker = Walker::new(self, Severity::Warning);
+        walker.bindings = Some(Vec::new());
+        walker.profile_root(instance, profile, location);
+        walker.bindings.unwrap_or_default()
+    }
+
     /// The compiled definition of a canonical; `None` when the registry
     /// does not know it or it has no snapshot. Recompiled when the registry
     /// now resolves the canonical to another entry.
-    fn definition(&self, canonical: &str) -> Option<Arc<Definition>> {
+    pub(crate) fn definition(&self, canonical: &str) -> Option<Arc<Definition>> {
         let entry = self.registry().resolve_entry(Some("StructureDefinition"), canonical);
         let same = |cached: &Option<Arc<Entry>>| match (cached, &entry) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),

@@ -165,6 +165,7 @@ impl<'s, 'v> Walker<'s, 'v> {
         };
         self.conforms.insert(key.clone(), true);
         let saved = std::mem::take(&mut self.issues);
+        let collecting = self.bindings.take();
         let ctx = Ctx {
             resource: value,
             root: value,
@@ -176,6 +177,7 @@ impl<'s, 'v> Walker<'s, 'v> {
         let kind = def.type_name.clone();
         self.element(&def, 0, item, &kind, &kind, ctx);
         let checked = std::mem::replace(&mut self.issues, saved);
+        self.bindings = collecting;
         let ok = !checked.iter().any(|i| i.severity <= Severity::Error);
         self.conforms.insert(key, ok);
         ok

@@ -14,11 +14,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::definition::{Definition, Discriminator, SlicingRules};
+use super::json::{covers, values_at};
 use super::references::resolve;
 use super::walk::{child_for, Ctx, Item, Place, Walker};
 use crate::fhirpath::{Env, Item as PathItem, Node};
 use crate::outcome::IssueType;
-use crate::validation::bindings::{covers, values_at};
 
 impl<'v> Walker<'_, 'v> {
     /// The deepest (re-)slice of `at` that `item` matches, or `at`.

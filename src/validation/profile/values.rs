@@ -7,11 +7,12 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use super::definition::{Definition, Rule};
+use super::json::covers;
 use super::primitive::clip;
 use super::slicing::same_value;
 use super::walk::Walker;
 use crate::outcome::IssueType;
-use crate::validation::bindings::{bound, check, covers, NotCheckable, Outcome};
+use crate::validation::bindings::{bound, check, NotCheckable, Outcome};
 
 impl Walker<'_, '_> {
     pub(super) fn values(&mut self, rule: &Rule, value: &Value, kind: &str, path: &str) {
@@ -77,6 +78,10 @@ impl Walker<'_, '_> {
         let Some(bound) = bound(&def.tree, node, value, Some(kind), path) else {
             return;
         };
+        if let Some(collected) = &mut self.bindings {
+            collected.push(bound);
+            return;
+        }
         let checked = check(self.validator.terminology(), bound);
         let Some(severity) = checked.severity() else { return };
         let message = format!(

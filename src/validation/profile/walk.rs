@@ -13,11 +13,12 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::definition::{Definition, Rule};
+use super::json::same_type;
 use super::references::unreferenced_contained;
 use super::{ProfileValidator, BASE};
 use crate::model::definitions::r4;
 use crate::outcome::{Issue, IssueType, Severity};
-use crate::validation::bindings::same_type;
+use crate::validation::bindings::BoundValue;
 
 /// Deeper than this the walk stops (recursive contained / nested Bundles).
 const MAX_DEPTH: usize = 64;
@@ -51,6 +52,9 @@ pub(super) struct Walker<'s, 'v> {
     /// Whether (value address, profile) conforms: profile discriminators
     /// and target profiles ask this again and again.
     pub conforms: HashMap<(usize, String), bool>,
+    /// When set, bound values are collected here instead of checked, and
+    /// nested resources are not entered (`BindingFinder`).
+    pub bindings: Option<Vec<BoundValue>>,
     depth: usize,
 }
 
@@ -63,6 +67,7 @@ impl<'s, 'v> Walker<'s, 'v> {
             unknown_profile,
             definitions: HashMap::new(),
             conforms: HashMap::new(),
+            bindings: None,
             depth: 0,
         }
     }
@@ -155,6 +160,21 @@ impl<'s, 'v> Walker<'s, 'v> {
             self.element(&def, 0, item, kind, path, ctx);
         }
         self.depth -= 1;
+    }
+
+    /// Walks `instance` against one profile only, from its root.
+    pub fn profile_root(&mut self, instance: &'v Value, profile: &str, location: &str) {
+        let Some(def) = self.definition(profile) else { return };
+        let kind = def.type_name.clone();
+        let ctx = Ctx {
+            resource: instance,
+            root: instance,
+        };
+        let item = Item {
+            value: Some(instance),
+            extras: None,
+        };
+        self.element(&def, 0, item, &kind, location, ctx);
     }
 
     /// Checks one occurrence of the element `at` of `def`, of type `kind`.
@@ -533,6 +553,9 @@ impl<'s, 'v> Walker<'s, 'v> {
         ctx: Ctx<'v>,
     ) {
         let Some(value) = item.value else { return };
+        if self.bindings.is_some() {
+            return; // the binding finder's caller walks nested resources
+        }
         if !value.is_object() {
             self.error(
                 IssueType::Structure,
