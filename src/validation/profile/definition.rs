@@ -35,6 +35,10 @@ pub(crate) struct Definition {
     pub is_modifier: bool,
     /// `context` (extension definitions): (type, expression).
     pub context: Vec<(String, String)>,
+    /// The `fhirpath` contexts, compiled (`None` where they do not compile).
+    pub fhirpath_contexts: Vec<Option<Expression>>,
+    /// `contextInvariant`s, compiled.
+    pub context_invariants: Vec<Expression>,
 }
 
 /// An allowed type of an element.
@@ -131,7 +135,7 @@ impl Definition {
         let tree = Tree::from_definition(definition)?;
         let rules = tree.nodes.iter().map(|n| rule(&n.element)).collect();
         let s = |k: &str| definition.get(k).and_then(Value::as_str).unwrap_or_default();
-        let context = definition
+        let context: Vec<(String, String)> = definition
             .get("context")
             .and_then(Value::as_array)
             .into_iter()
@@ -142,11 +146,22 @@ impl Definition {
             })
             .collect();
         let is_modifier = tree.node(0).element.get("isModifier").and_then(Value::as_bool) == Some(true);
+        let fhirpath_contexts = context
+            .iter()
+            .filter(|(kind, _)| kind == "fhirpath")
+            .map(|(_, e)| Expression::compile(e).ok())
+            .collect();
+        let context_invariants = strings(definition.get("contextInvariant"))
+            .iter()
+            .filter_map(|e| Expression::compile(e).ok())
+            .collect();
         Some(Definition {
             type_name: s("type").to_owned(),
             is_resource: s("kind") == "resource",
             is_modifier,
             context,
+            fhirpath_contexts,
+            context_invariants,
             tree,
             rules,
         })

@@ -10,7 +10,8 @@
 use serde_json::{Map, Value};
 
 use super::definition::Definition;
-use super::walk::{Item, Walker};
+use super::walk::{Item, Parent, Walker};
+use crate::fhirpath::{Env, Expression, Item as PathItem};
 use crate::model::definitions::{r4, Kind};
 use crate::outcome::{IssueType, Severity};
 
@@ -20,7 +21,7 @@ const HL7: &str = "http://hl7.org/fhir/StructureDefinition/";
 const FHIR_TYPE: &str = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type";
 const EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/Extension";
 
-impl Walker<'_, '_> {
+impl<'v> Walker<'_, 'v> {
     /// Checks an item of `extension` / `modifierExtension` (`name`) of the
     /// element (`parent` = its path in the definition and its type).
     pub(super) fn extension(
@@ -30,14 +31,14 @@ impl Walker<'_, '_> {
         item: Item<'_>,
         name: &str,
         path: &str,
-        parent: (&str, &str),
+        parent: Parent<'_, 'v>,
     ) {
         let Some(url) = item.value.and_then(|v| v.get("url")).and_then(Value::as_str) else {
             return; // Extension.url is required: cardinality reports it
         };
         let in_slice = def.rule(slot).slice_name.is_some();
         let is_absolute = url.contains(':');
-        let nested = parent.1 == "Extension";
+        let nested = parent.kind == "Extension";
         if nested && !is_absolute && !in_slice {
             // A sub-extension: the parent's definition names those it has.
             if def.type_name == "Extension" && def.url() != EXTENSION {
@@ -68,7 +69,7 @@ impl Walker<'_, '_> {
             // (hl7.fhir.uv.extensions), which the Java validator always
             // loads and this server may not. Example domains are allowed
             // unknown, as the Java validator allows them.
-            let on_primitive = super::walk::is_primitive(parent.1);
+            let on_primitive = super::walk::is_primitive(parent.kind);
             let severity = match url.starts_with(HL7) || (is_example(url) && !on_primitive) {
                 true => Severity::Warning,
                 false => self.validator.unknown_extensions,
@@ -102,19 +103,82 @@ impl Walker<'_, '_> {
             ),
             _ => {}
         }
-        let r4_own_use = url == FHIR_TYPE && parent.0.ends_with("ElementDefinition.type");
-        if !nested && !r4_own_use && !allowed_here(&ext, parent) {
+        let r4_own_use = url == FHIR_TYPE && parent.path.ends_with("ElementDefinition.type");
+        let allowed = match nested {
+            true => self.in_extension_context(&ext),
+            false => {
+                r4_own_use
+                    || (self.in_extension_context(&ext) && self.has_extension_context(&ext))
+                    || (allowed_here(&ext, (parent.path, parent.kind), false) && self.in_fhirpath_context(&ext, parent))
+            }
+        };
+        if !allowed {
             let contexts: Vec<&str> = ext.context.iter().map(|(_, e)| e.as_str()).collect();
             self.error(
                 IssueType::Structure,
                 path,
                 format!(
                     "The extension {url} is not allowed on {} (its contexts: {})",
-                    parent.0,
+                    parent.path,
                     contexts.join(", ")
                 ),
             );
         }
+    }
+
+    /// `fhirpath` contexts: the element must be among what one selects in
+    /// the resource (unless an `element` context already allows it); then
+    /// every `contextInvariant` must hold.
+    fn in_fhirpath_context(&mut self, ext: &Definition, parent: Parent<'_, 'v>) -> bool {
+        let ctx = parent.ctx;
+        let has_fhirpath = ext.context.iter().any(|(kind, _)| kind == "fhirpath");
+        let by_element = ext.context.iter().any(|(kind, _)| kind == "element")
+            && allowed_here(ext, (parent.path, parent.kind), true);
+        let resolver = self.resolver(ctx);
+        let env = Env::new()
+            .with_resource(ctx.resource)
+            .with_root_resource(ctx.root)
+            .with_services(&resolver);
+        if has_fhirpath && !by_element {
+            let target: *const Map<String, Value> = parent.value;
+            let selects = |e: &Expression| {
+                e.evaluate(ctx.resource, &env).is_ok_and(|items| {
+                    items.iter().any(|i| match i {
+                        PathItem::Node(n) => n
+                            .json()
+                            .and_then(Value::as_object)
+                            .is_some_and(|m| std::ptr::eq(m, target)),
+                        _ => false,
+                    })
+                })
+            };
+            if !ext.fhirpath_contexts.iter().flatten().any(selects) {
+                return false;
+            }
+        }
+        // contextInvariants read from the resource (`Patient.active.not()`).
+        ext.context_invariants.iter().all(|invariant| {
+            !matches!(
+                invariant.evaluate(ctx.resource, &env).as_deref(),
+                Ok([PathItem::Boolean(false)])
+            )
+        })
+    }
+
+    /// An extension whose definition names `extension` contexts must sit
+    /// in (an element of) an extension of one of those urls; one that names
+    /// none may sit in any.
+    fn in_extension_context(&self, ext: &Definition) -> bool {
+        let mut urls = ext.context.iter().filter(|(kind, _)| kind == "extension").peekable();
+        if urls.peek().is_none() {
+            return true;
+        }
+        let enclosing = self.extension_urls.last().copied();
+        urls.any(|(_, url)| Some(url.as_str()) == enclosing)
+    }
+
+    fn has_extension_context(&self, ext: &Definition) -> bool {
+        ext.context.iter().any(|(kind, _)| kind == "extension")
     }
 
     /// ext-1: an extension has either nested extensions or a value.
@@ -139,7 +203,7 @@ impl Walker<'_, '_> {
 
 /// Whether a definition's `context` lets the extension sit on an element
 /// at `path` of type `kind` (its type, a type it specializes, or `Element`).
-fn allowed_here(ext: &Definition, (path, kind): (&str, &str)) -> bool {
+fn allowed_here(ext: &Definition, (path, kind): (&str, &str), strict: bool) -> bool {
     if ext.context.is_empty() {
         return true;
     }
@@ -155,7 +219,10 @@ fn allowed_here(ext: &Definition, (path, kind): (&str, &str)) -> bool {
                     || r4().is_a(kind, &expression)
                     || in_type(&expression, &path)
             }
-            _ => true, // fhirpath and extension contexts: not decided here
+            // fhirpath contexts are judged by evaluation (unless `strict`);
+            // extension contexts allow use only inside that extension.
+            "fhirpath" => !strict,
+            _ => false,
         })
 }
 

@@ -16,6 +16,7 @@ const PAT: &str = "http://example.org/StructureDefinition/pat";
 const OBS: &str = "http://example.org/StructureDefinition/obs";
 const NICK: &str = "http://example.org/StructureDefinition/nick";
 const SWITCH: &str = "http://example.org/StructureDefinition/switch";
+const HOME: &str = "http://example.org/StructureDefinition/home-only";
 
 fn sd(url: &str, kind: &str, base_type: &str, derivation: &str, elements: Value) -> Value {
     let base = format!("http://hl7.org/fhir/StructureDefinition/{base_type}");
@@ -78,6 +79,19 @@ fn profiles() -> Vec<Value> {
             Value::Object(o)
         })
         .unwrap_or_default(),
+        with_context(
+            sd(
+                HOME,
+                "complex-type",
+                "Extension",
+                "constraint",
+                json!([
+                    {"id": "Extension.url", "path": "Extension.url", "fixedUri": HOME},
+                    {"id": "Extension.value[x]", "path": "Extension.value[x]", "type": [{"code": "boolean"}]},
+                ]),
+            ),
+            json!([{"type": "fhirpath", "expression": "Patient.address.where(use = 'home')"}]),
+        ),
         sd(
             SWITCH,
             "complex-type",
@@ -90,6 +104,11 @@ fn profiles() -> Vec<Value> {
             ]),
         ),
     ]
+}
+
+fn with_context(mut definition: Value, context: Value) -> Value {
+    definition["context"] = context;
+    definition
 }
 
 fn validator() -> &'static ProfileValidator {
@@ -472,4 +491,19 @@ fn primitives_follow_the_spec_regexes() {
     for (kind, value) in invalid {
         assert!(check(kind, &value).is_err(), "{kind} {value} should be invalid");
     }
+}
+
+#[test]
+fn a_fhirpath_context_allows_only_the_elements_it_selects() {
+    let with = |address_use: &str| {
+        json!({"resourceType": "Patient", "address": [{"use": address_use, "city": "X",
+            "extension": [{"url": HOME, "valueBoolean": true}]}]})
+    };
+    assert_eq!(errors(&with("home")), vec![]);
+    found(
+        &with("work"),
+        Severity::Error,
+        "Patient.address[0].extension[0]",
+        "is not allowed on Patient.address",
+    );
 }

@@ -34,6 +34,18 @@ pub(super) struct Ctx<'v> {
     pub root: &'v Value,
 }
 
+/// The element holding a property: its path in the definition, its type,
+/// its JSON and its resource (what an extension's context is judged
+/// against).
+#[derive(Clone, Copy)]
+pub(super) struct Parent<'a, 'v> {
+    pub path: &'a str,
+    pub kind: &'a str,
+    pub value: &'v Map<String, Value>,
+    /// The resource it is in.
+    pub ctx: Ctx<'v>,
+}
+
 /// One occurrence of an element: its value and its `_x` companion.
 #[derive(Clone, Copy)]
 pub(super) struct Item<'v> {
@@ -55,6 +67,8 @@ pub(super) struct Walker<'s, 'v> {
     /// When set, bound values are collected here instead of checked, and
     /// nested resources are not entered (`BindingFinder`).
     pub bindings: Option<Vec<BoundValue>>,
+    /// The urls of the extensions the walk is inside, innermost last.
+    pub extension_urls: Vec<&'v str>,
     depth: usize,
 }
 
@@ -68,6 +82,7 @@ impl<'s, 'v> Walker<'s, 'v> {
             definitions: HashMap::new(),
             conforms: HashMap::new(),
             bindings: None,
+            extension_urls: Vec::new(),
             depth: 0,
         }
     }
@@ -244,7 +259,14 @@ impl<'s, 'v> Walker<'s, 'v> {
                 );
             }
         }
+        let url = map.get("url").and_then(Value::as_str).filter(|_| kind == "Extension");
+        if let Some(url) = url {
+            self.extension_urls.push(url);
+        }
         self.children(def, at, map, kind, path, ctx);
+        if url.is_some() {
+            self.extension_urls.pop();
+        }
         match kind {
             "Extension" => self.extension_value(map, path),
             "Reference" => self.reference(rule, map, path, ctx),
@@ -343,7 +365,13 @@ impl<'s, 'v> Walker<'s, 'v> {
         }
         for (child, name, child_kind) in &found {
             let items = self.items(&pdef, *child, map, name, path);
-            self.occurrences(&pdef, *child, &items, child_kind, name, path, ctx, (&parent_path, kind));
+            let parent = Parent {
+                path: &parent_path,
+                kind,
+                value: map,
+                ctx,
+            };
+            self.occurrences(&pdef, *child, &items, child_kind, name, path, ctx, parent);
         }
         for &child in &pdef.tree.node(pat).children {
             if found.iter().any(|(c, _, _)| *c == child) {
@@ -488,7 +516,7 @@ impl<'s, 'v> Walker<'s, 'v> {
         name: &str,
         path: &str,
         ctx: Ctx<'v>,
-        parent: (&str, &str),
+        parent: Parent<'_, 'v>,
     ) {
         let rule = def.rule(child);
         let count = items.len() as u32;
