@@ -201,7 +201,7 @@ fn check_enforced_profiles(config: &Config, canonicals: &CanonicalRegistry) -> R
 
 /// The terminology service, with the LOINC and SNOMED CT releases the
 /// configuration names loaded into it.
-fn load_code_systems(
+pub(crate) fn load_code_systems(
     config: &Config,
     service: Arc<crate::terminology::TerminologyService>,
 ) -> Result<Arc<crate::terminology::TerminologyService>, StartupError> {

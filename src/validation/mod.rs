@@ -1,10 +1,11 @@
 //! Validation: whether a resource is well-formed FHIR R4 (structural, here)
 //! and, built on it, whether it meets the profiles a deployment enforces
-//! ([`policy`]: validation on write).
+//! ([`policy`]: validation on write; `ipe validate` is [`cli`]).
 //! Every finding is an [`Issue`](crate::outcome::Issue) located by a FHIRPath
 //! expression, ready for an OperationOutcome.
 
 pub mod bindings;
+pub mod cli;
 mod findings;
 pub mod policy;
 pub mod profile;
