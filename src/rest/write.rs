@@ -11,6 +11,7 @@ use crate::index::{self, IndexEntry, Registry};
 use crate::model::ResourceType;
 use crate::outcome::{Issue, IssueType};
 use crate::store::{Current, Method, NewVersion, WriteTx};
+use crate::validation::policy::Verdict;
 
 /// Structural checks of a resource sent for `rtype`; a SearchParameter
 /// must also be one search can use.
@@ -42,13 +43,29 @@ pub(super) async fn commit(ctx: &Context, mut tx: WriteTx) -> Result<(), FhirErr
     Ok(())
 }
 
-/// The structural (schema and FHIR JSON) checks alone.
+/// The structural (schema and FHIR JSON) checks alone; none when the
+/// deployment switched validation off.
 pub(super) fn check_structure(ctx: &Context, resource: &Value) -> Result<(), FhirError> {
+    if !ctx.write_policy.structural() {
+        return Ok(());
+    }
     let issues = ctx.validator.validate(resource);
     if issues.is_empty() {
         Ok(())
     } else {
         Err(FhirError::Invalid(issues))
+    }
+}
+
+/// The profile checks of the write policy (`declared`, `enforced`) on a
+/// resource about to be stored: 422 with every issue found when one is an
+/// error, else the warnings. Run where each version is written, so entries
+/// of a transaction are checked with their references already rewritten,
+/// and a patch is checked on its result.
+pub(super) fn check_profiles(ctx: &Context, resource: &Value) -> Result<Vec<Issue>, FhirError> {
+    match ctx.write_policy.check(&ctx.profiles, resource) {
+        Verdict::Accepted(warnings) => Ok(warnings),
+        Verdict::Refused(issues) => Err(FhirError::Unprocessable(issues)),
     }
 }
 
