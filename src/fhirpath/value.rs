@@ -87,6 +87,31 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// An element of the FHIR type `type_name` (`HumanName`, `string`), or,
+    /// with `backbone` = (`Patient`, `contact`), the backbone element at that
+    /// path inside a type: the context a validator evaluates an element's
+    /// invariants in. Untyped when the model does not know the type.
+    pub fn element(
+        value: Option<&'a Value>,
+        extras: Option<&'a Value>,
+        type_name: &str,
+        backbone: Option<(&str, &str)>,
+    ) -> Node<'a> {
+        let r4 = definitions::r4();
+        let ty = match backbone {
+            Some((owner, path)) => r4
+                .get(owner)
+                .and_then(|def| Some((def, def.parent_path(path)?)))
+                .map_or(NodeType::Unknown, |(def, path)| NodeType::Known {
+                    def,
+                    path,
+                    name: "BackboneElement",
+                }),
+            None => r4.get(type_name).map_or(NodeType::Unknown, NodeType::of),
+        };
+        Node { value, extras, ty }
+    }
+
     /// A resource known only by a reference (`Patient/1`, `http://x/fhir/Patient/1`,
     /// `Patient/1/_history/2`): typed, without content.
     pub fn reference_stub(reference: &str) -> Option<Node<'a>> {

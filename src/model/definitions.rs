@@ -75,6 +75,12 @@ impl TypeDef {
     pub fn children(&self, parent: &str) -> &[ElementDef] {
         self.by_parent.get(parent).map_or(&[], Vec::as_slice)
     }
+
+    /// The table's own copy of a parent path (`contact` of `Patient`), for
+    /// callers that need it to outlive their borrowed path.
+    pub fn parent_path(&self, parent: &str) -> Option<&'static str> {
+        self.by_parent.get_key_value(parent).map(|(k, _)| *k)
+    }
 }
 
 /// One element of a type.

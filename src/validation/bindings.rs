@@ -18,7 +18,7 @@
 //! - [`select`]: which profiles apply to an instance.
 
 mod select;
-mod tree;
+pub(crate) mod tree;
 mod walk;
 
 #[cfg(test)]
@@ -31,6 +31,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use walk::BindingFinder;
+pub(crate) use walk::{bound, covers, same_type, values_at};
 
 use crate::outcome::Severity;
 use crate::packages::registry::split_canonical;

@@ -98,6 +98,12 @@ pub fn check_narrative(div: &str) -> Result<(), XmlError> {
     narrative::check_json_div(div).map(|_| ())
 }
 
+/// What breaks FHIR's narrative content rules (txt-1, txt-2): see
+/// the narrative module. Empty when the narrative is fine.
+pub fn narrative_problems(div: &str) -> Vec<String> {
+    narrative::content_problems(div)
+}
+
 /// The text a reader of a narrative (`Narrative.div`) sees: the markup
 /// without its tags, character and entity references decoded, a space where
 /// a tag that is not inline (`<p>`, `<td>`, `<br/>`…) separates words, none

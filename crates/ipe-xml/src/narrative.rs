@@ -196,6 +196,191 @@ pub(crate) fn check_xhtml_event(event: &Event) -> Result<(), String> {
     Ok(())
 }
 
+/// The XHTML elements a FHIR narrative may use (txt-1: the basic
+/// formatting elements of HTML 4.0 chapters 7–11 and 15, links and images).
+const NARRATIVE_ELEMENTS: &[&str] = &[
+    "a",
+    "abbr",
+    "acronym",
+    "address",
+    "area",
+    "b",
+    "bdo",
+    "big",
+    "blockquote",
+    "br",
+    "caption",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "kbd",
+    "li",
+    "map",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "samp",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "tt",
+    "ul",
+    "var",
+];
+
+/// Attributes any narrative element may carry, and those of one element.
+const NARRATIVE_ATTRIBUTES: &[&str] = &[
+    "title",
+    "style",
+    "class",
+    "id",
+    "lang",
+    "xml:lang",
+    "dir",
+    "accesskey",
+    "tabindex",
+    "span",
+    "width",
+    "align",
+    "valign",
+    "char",
+    "charoff",
+    "abbr",
+    "axis",
+    "headers",
+    "scope",
+    "rowspan",
+    "colspan",
+    "xmlns",
+    "xml:space",
+];
+const ELEMENT_ATTRIBUTES: &[(&str, &[&str])] = &[
+    (
+        "a",
+        &[
+            "href", "name", "rel", "rev", "shape", "coords", "hreflang", "type", "charset",
+        ],
+    ),
+    (
+        "img",
+        &["src", "alt", "longdesc", "height", "usemap", "ismap", "border"],
+    ),
+    ("area", &["href", "alt", "shape", "coords", "nohref"]),
+    ("map", &["name"]),
+    (
+        "table",
+        &[
+            "summary",
+            "border",
+            "frame",
+            "rules",
+            "cellspacing",
+            "cellpadding",
+            "bgcolor",
+        ],
+    ),
+    ("ol", &["start", "type"]),
+    ("ul", &["type"]),
+    ("li", &["value", "type"]),
+    ("q", &["cite"]),
+    ("blockquote", &["cite"]),
+    ("td", &["nowrap", "bgcolor", "height"]),
+    ("th", &["nowrap", "bgcolor", "height"]),
+    ("tr", &["bgcolor"]),
+    ("col", &["width"]),
+    ("pre", &["width"]),
+];
+
+/// What breaks FHIR's narrative content rules (txt-1, txt-2) in a
+/// well-formed `div`: elements or attributes outside the allowed HTML
+/// subset (so no `<script>`, no `onclick`), a root without the XHTML
+/// namespace, no text at all. Empty when the narrative is fine; a markup
+/// error is reported as one problem.
+pub fn content_problems(div: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut reader = Reader::from_str(div.trim());
+    let (mut depth, mut has_content) = (0usize, false);
+    loop {
+        let event = match reader.read_event() {
+            Ok(event) => event,
+            Err(e) => {
+                problems.push(format!("the narrative is not well-formed XHTML: {e}"));
+                return problems;
+            }
+        };
+        match &event {
+            Event::Start(tag) | Event::Empty(tag) => {
+                let name = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
+                if depth == 0 {
+                    match xmlns_of(tag) {
+                        Ok(Some(ns)) if ns == XHTML_NAMESPACE => {}
+                        Ok(found) => problems.push(format!(
+                            "the div must be in the XHTML namespace {XHTML_NAMESPACE} (found {})",
+                            found.as_deref().unwrap_or("no xmlns")
+                        )),
+                        Err(e) => problems.push(e),
+                    }
+                }
+                if !NARRATIVE_ELEMENTS.contains(&name.as_str()) {
+                    problems.push(format!("the element <{name}> is not allowed in a narrative"));
+                }
+                if matches!(name.as_str(), "img" | "hr" | "br") {
+                    has_content = true;
+                }
+                let own = ELEMENT_ATTRIBUTES
+                    .iter()
+                    .find(|(e, _)| *e == name)
+                    .map_or(&[][..], |(_, a)| *a);
+                for attribute in tag.attributes().flatten() {
+                    let key = String::from_utf8_lossy(attribute.key.as_ref()).into_owned();
+                    if !NARRATIVE_ATTRIBUTES.contains(&key.as_str()) && !own.contains(&key.as_str()) {
+                        problems.push(format!("the attribute {key} is not allowed on <{name}> in a narrative"));
+                    }
+                }
+            }
+            Event::Text(text) if !text.iter().all(u8::is_ascii_whitespace) => has_content = true,
+            Event::CData(_) => has_content = true,
+            Event::Eof => break,
+            _ => {}
+        }
+        depth = match event {
+            Event::Start(_) => depth + 1,
+            Event::End(_) => depth.saturating_sub(1),
+            _ => depth,
+        };
+    }
+    if !has_content {
+        problems.push("the narrative has no content (txt-2: it must have some non-whitespace text)".into());
+    }
+    problems
+}
+
 /// The text of a narrative, for [`crate::narrative_text`].
 pub(crate) fn plain_text(div: &str) -> Result<String, XmlError> {
     let mut reader = Reader::from_str(div);

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// One snapshot element.
 #[derive(Debug)]
-pub(super) struct Node {
+pub(crate) struct Node {
     /// The last segment of the element's path (`value[x]`, `coding`).
     pub name: String,
     pub element: Value,
@@ -63,7 +63,7 @@ impl Node {
 
 /// A StructureDefinition's snapshot; node 0 is the root element.
 #[derive(Debug)]
-pub(super) struct Tree {
+pub(crate) struct Tree {
     pub url: String,
     pub nodes: Vec<Node>,
     by_id: HashMap<String, usize>,
@@ -133,6 +133,19 @@ impl Tree {
             nodes: Vec::new(),
             by_id: HashMap::new(),
         }
+    }
+
+    /// Whether `slot` is a re-slice of `slice` (`a:s/t` of `a:s`), at any depth.
+    pub fn is_within(&self, slot: usize, slice: usize) -> bool {
+        let id = |at: usize| {
+            self.nodes[at]
+                .element
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let (inner, outer) = (id(slot), id(slice));
+        inner.len() > outer.len() && inner.starts_with(outer) && inner.as_bytes()[outer.len()] == b'/'
     }
 
     pub fn find(&self, id: &str) -> Option<usize> {

@@ -269,7 +269,7 @@ impl<'r> BindingFinder<'r> {
 /// The child element of `at` a JSON property names, with the type a choice
 /// property carries (`valueQuantity` → `Quantity`) or the element's single
 /// type.
-fn child_for(tree: &Tree, at: usize, key: &str) -> Option<(usize, Option<String>)> {
+pub(crate) fn child_for(tree: &Tree, at: usize, key: &str) -> Option<(usize, Option<String>)> {
     for &child in &tree.node(at).children {
         let node = tree.node(child);
         if node.name == key || node.name.strip_suffix("[x]") == Some(key) {
@@ -295,7 +295,7 @@ fn single_type(node: &Node) -> Option<&str> {
 }
 
 /// `dateTime` is written `DateTime` in `valueDateTime`.
-fn same_type(code: &str, written: &str) -> bool {
+pub(crate) fn same_type(code: &str, written: &str) -> bool {
     let mut chars = code.chars();
     code == written
         || chars
@@ -323,7 +323,7 @@ fn choice_type(values: &[&Value], step: &str) -> Option<String> {
 
 /// The values at a path of property names in `item`, arrays flattened; a
 /// `name[x]` step takes any `nameType` property.
-fn values_at<'v>(item: &'v Value, steps: &[&str]) -> Vec<&'v Value> {
+pub(crate) fn values_at<'v>(item: &'v Value, steps: &[&str]) -> Vec<&'v Value> {
     let mut current = vec![item];
     for step in steps {
         let mut next = Vec::new();
@@ -354,7 +354,7 @@ fn values_at<'v>(item: &'v Value, steps: &[&str]) -> Vec<&'v Value> {
 
 /// Whether `actual` has everything `pattern` has (FHIR pattern matching:
 /// objects by their pattern's properties, arrays item by item in any order).
-pub(super) fn covers(actual: &Value, pattern: &Value) -> bool {
+pub(crate) fn covers(actual: &Value, pattern: &Value) -> bool {
     match (actual, pattern) {
         (Value::Object(a), Value::Object(p)) => p.iter().all(|(k, pv)| a.get(k).is_some_and(|av| covers(av, pv))),
         (Value::Array(a), Value::Array(p)) => p.iter().all(|pv| a.iter().any(|av| covers(av, pv))),
@@ -364,7 +364,7 @@ pub(super) fn covers(actual: &Value, pattern: &Value) -> bool {
 }
 
 /// The value at `at` when the element carries a binding and a coded type.
-fn bound(tree: &Tree, node: &Node, value: &Value, kind: Option<&str>, location: &str) -> Option<BoundValue> {
+pub(crate) fn bound(tree: &Tree, node: &Node, value: &Value, kind: Option<&str>, location: &str) -> Option<BoundValue> {
     let binding = node.element.get("binding")?;
     let value_set = binding.get("valueSet").and_then(Value::as_str)?;
     let strength = Strength::parse(binding.get("strength").and_then(Value::as_str)?)?;
