@@ -55,6 +55,8 @@ fn care_plan(dir: &Path, name: &str, text_status: &str) {
         "meta": {"profile": [US_CORE_CAREPLAN]},
         "text": {"status": text_status, "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">plan</div>"},
         "status": "active", "intent": "plan",
+        "category": [{"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/careplan-category",
+                                  "code": "assess-plan"}]}],
         "subject": {"reference": "Patient/example"}
     });
     std::fs::write(dir.join(name), plan.to_string()).expect("write");
@@ -64,7 +66,7 @@ fn care_plan(dir: &Path, name: &str, text_status: &str) {
 fn valid_files_exit_0_and_say_so() {
     let dir = workdir("valid");
     care_plan(&dir, "good.json", "generated");
-    let xml = r#"<Patient xmlns="http://hl7.org/fhir"><gender value="female"/></Patient>"#;
+    let xml = r#"<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml">Ana</div></text><gender value="female"/></Patient>"#;
     std::fs::write(dir.join("patient.xml"), xml).expect("write");
     let (code, out) = ipe_validate(&dir, &["good.json", "patient.xml"]);
     assert_eq!(code, 0, "{out}");
@@ -96,7 +98,9 @@ fn a_named_profile_applies_to_every_file() {
     let plan = json!({
         "resourceType": "CarePlan",
         "text": {"status": "empty", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">plan</div>"},
-        "status": "active", "intent": "plan", "subject": {"reference": "Patient/example"}
+        "status": "active", "intent": "plan", "subject": {"reference": "Patient/example"},
+        "category": [{"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/careplan-category",
+                                  "code": "assess-plan"}]}]
     });
     std::fs::write(dir.join("plain.json"), plan.to_string()).expect("write");
     assert_eq!(ipe_validate(&dir, &["plain.json"]).0, 0);

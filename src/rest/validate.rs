@@ -121,17 +121,14 @@ fn content_issues(ctx: &Context, mode: Mode, resource: &Value, requested: &[Stri
         );
     }
     let policy = &ctx.write_policy;
-    let found = ctx
+    let mut found = ctx
         .profiles
         .validate(resource, &known, policy.unknown_profile.severity());
     if matches!(mode, Mode::Create | Mode::Update) {
         let enforced = policy.enforced_issues(&ctx.profiles, resource, &found);
-        issues.extend(found);
-        issues.extend(enforced);
-    } else {
-        issues.extend(found);
+        found.extend(enforced);
     }
-    issues
+    crate::validation::merge(issues, found)
 }
 
 /// What the write itself would refuse, beyond the content.

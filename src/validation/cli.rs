@@ -76,9 +76,8 @@ pub async fn run(
         summary.files += 1;
         let issues = match read(file) {
             Ok(Ok(resource)) => {
-                let mut issues = structural.validate(&resource);
-                issues.extend(profile.validate(&resource, profiles, unknown_profile));
-                issues
+                let found = profile.validate(&resource, profiles, unknown_profile);
+                super::merge(structural.validate(&resource), found)
             }
             // Not FHIR JSON or XML: the file is invalid, as a server would say.
             Ok(Err(issues)) => issues,

@@ -7,6 +7,7 @@
 pub mod bindings;
 pub mod cli;
 mod findings;
+mod merge;
 pub mod policy;
 pub mod profile;
 mod rules;
@@ -16,6 +17,7 @@ mod structural;
 #[cfg(test)]
 pub(crate) mod test_data;
 
+pub use merge::merge;
 pub use policy::{UnknownProfile, ValidationMode, WritePolicy};
 pub use profile::ProfileValidator;
 pub use structural::{SchemaLoadError, StructuralValidator};

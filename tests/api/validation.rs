@@ -357,16 +357,32 @@ async fn enforced_policy_requires_one_of_the_configured_profiles(backend: Backen
         ["Composition", "Composition.event[0].code[0]"],
         "{outcome}"
     );
-    assert!(issues(&outcome)[0]["diagnostics"]
-        .as_str()
-        .unwrap_or("")
-        .contains(BR_CORE_COMPOSITION));
+    let lead = issues(&outcome).into_iter().find(|i| i["severity"] == "error");
+    assert!(
+        lead.is_some_and(|i| i["diagnostics"].as_str().unwrap_or("").contains(BR_CORE_COMPOSITION)),
+        "{outcome}"
+    );
     let r = app.post("Composition", &composition("AMB")).await;
     assert_eq!(r.status, 201, "{}", r.text);
 
-    // "empty" breaks US Core's CarePlan but not BR Core's: one is enough.
-    let r = app.post("CarePlan", &care_plan("empty", &[])).await;
+    // "empty" breaks US Core's CarePlan but not BR Core's, which this one
+    // meets (a description and an activity): one is enough.
+    let mut plan = care_plan("empty", &[]);
+    plan["description"] = json!("Plano de cuidado");
+    plan["activity"] = json!([{"detail": {"status": "scheduled", "description": "consulta",
+        "scheduledString": "semanal"}}]);
+    let r = app.post("CarePlan", &plan).await;
     assert_eq!(r.status, 201, "{}", r.text);
+    // Meeting neither is refused, with what each profile found.
+    let r = app.post("CarePlan", &care_plan("empty", &[])).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let refused = r.json();
+    let said = |needle: &str| {
+        issues(&refused)
+            .iter()
+            .any(|i| i["diagnostics"].as_str().unwrap_or("").contains(needle))
+    };
+    assert!(said(US_CORE_CAREPLAN) && said(BR_CORE_CAREPLAN), "{refused}");
     // A type with no enforced profile is checked as under `declared`.
     let r = app.post("Patient", &json!({"resourceType": "Patient"})).await;
     assert_eq!(r.status, 201, "{}", r.text);

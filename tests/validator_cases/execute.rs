@@ -86,10 +86,9 @@ pub async fn execute(
     let profiles: Vec<String> = profile_url.into_iter().collect();
     let profile = ProfileValidator::new(Arc::new(TerminologyService::new(Arc::new(registry))));
     let validated = catch_unwind(AssertUnwindSafe(|| {
-        let mut issues = structural.validate(&resource);
         // Java reports a profile it cannot find as a warning.
-        issues.extend(profile.validate(&resource, &profiles, Severity::Warning));
-        issues
+        let found = profile.validate(&resource, &profiles, Severity::Warning);
+        ipe::validation::merge(structural.validate(&resource), found)
     }));
     Ok((validated.map_or(Ours::Panicked, Ours::Issues), notes))
 }
