@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::{Context, Versioned};
 use crate::clock::instant;
 use crate::error::FhirError;
-use crate::index::{self, IndexEntry, Registry};
+use crate::index::{self, Extraction, Registry};
 use crate::model::ResourceType;
 use crate::outcome::{Issue, IssueType};
 use crate::store::{Current, Method, NewVersion, WriteTx};
@@ -114,11 +114,12 @@ pub(super) async fn store_version(
     let last_updated = prev.map_or(0, |p| p.last_updated + 1).max(ctx.clock.now_micros());
     let (body, index) = match resource {
         Some(r) => {
+            check_contained_count(&r)?;
             let stamped = stamp(r, id, version, last_updated)?;
             let index = index_entries(&ctx.registry.current(), &stamped);
             (Some(serialise(&stamped)?), index)
         }
-        None => (None, Vec::new()),
+        None => (None, Extraction::default()),
     };
     tx.write(
         prev,
@@ -129,7 +130,8 @@ pub(super) async fn store_version(
             last_updated,
             method,
             body: body.as_deref(),
-            index,
+            index: index.entries,
+            contained: index.contained,
         },
     )
     .await?;
@@ -142,6 +144,23 @@ pub(super) async fn store_version(
     })
 }
 
+/// Contained resources a resource may have: their index rows are keyed by
+/// position, in a range of 2^20 per resource (migrations/*/
+/// `…_contained_resources.sql`).
+const MAX_CONTAINED: usize = (1 << 20) - 1;
+
+fn check_contained_count(resource: &Value) -> Result<(), FhirError> {
+    let count = resource.get("contained").and_then(Value::as_array).map_or(0, Vec::len);
+    if count > MAX_CONTAINED {
+        return Err(FhirError::invalid(
+            IssueType::TooCostly,
+            format!("{count} contained resources; at most {MAX_CONTAINED} are accepted"),
+            Some("contained"),
+        ));
+    }
+    Ok(())
+}
+
 /// What a stamped resource is indexed under, by the server's
 /// SearchParameters (the base R4 ones and those stored on it). Extraction never fails: an expression that errors on
 /// this resource leaves its parameter unindexed for it, which is logged.
@@ -150,12 +169,12 @@ pub(super) async fn store_version(
 /// docs/PERFORMANCE.md), done here because it needs the final `id` and
 /// `meta`. For a transaction Bundle it adds up on the HTTP worker, as the
 /// structural validation of the Bundle already does.
-fn index_entries(registry: &Registry, stamped: &Value) -> Vec<IndexEntry> {
+fn index_entries(registry: &Registry, stamped: &Value) -> Extraction {
     let extraction = index::extract(registry, stamped);
     for (param, error) in &extraction.skipped {
         tracing::warn!(search_parameter = %param, %error, "not indexed: the expression failed on this resource");
     }
-    extraction.entries
+    extraction
 }
 
 /// Sets `id`, `meta.versionId` and `meta.lastUpdated` (keeping the rest of
