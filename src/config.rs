@@ -2,12 +2,16 @@
 //! (`--config` / `IPE_CONFIG`), then `IPE_*` environment variables and
 //! command-line flags (clap reads both). Checked once at start.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::Deserialize;
 use thiserror::Error;
+
+use crate::model::ResourceType;
+pub use crate::validation::{UnknownProfile, ValidationMode, WritePolicy};
 
 /// Settings as given on the command line or in `IPE_*` variables. Every
 /// field is optional so the file and the defaults can fill the rest.
@@ -65,6 +69,25 @@ pub struct Overrides {
     /// loaded at start as `http://snomed.info/sct`.
     #[arg(long, env = "IPE_SNOMED", global = true)]
     pub snomed: Option<PathBuf>,
+    /// Validation on write: `off`, `structural` (the default), `declared`
+    /// (also the profiles in `meta.profile`) or `enforced` (also the
+    /// profiles of `--enforce-profile`).
+    #[arg(long, env = "IPE_VALIDATION", global = true)]
+    pub validation: Option<ValidationMode>,
+    /// A profile in `meta.profile` the server does not know: `warning` (the
+    /// default) or `error`.
+    #[arg(long, env = "IPE_UNKNOWN_PROFILE", global = true)]
+    pub unknown_profile: Option<UnknownProfile>,
+    /// `Type=profile-url`: under `validation = enforced`, every resource of
+    /// that type must conform to one of its profiles. Repeatable; in
+    /// `IPE_ENFORCE_PROFILES`, comma-separated.
+    #[arg(
+        long = "enforce-profile",
+        env = "IPE_ENFORCE_PROFILES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub enforce_profiles: Vec<String>,
 }
 
 /// What a conditional delete does when several resources match
@@ -113,6 +136,10 @@ struct FileConfig {
     package_registry: Option<String>,
     loinc: Option<PathBuf>,
     snomed: Option<PathBuf>,
+    validation: Option<ValidationMode>,
+    unknown_profile: Option<UnknownProfile>,
+    /// `[enforced_profiles]`: `Patient = ["url", …]`.
+    enforced_profiles: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// The checked configuration the server runs with.
@@ -135,6 +162,8 @@ pub struct Config {
     /// Release files of large code systems to load at start.
     pub loinc: Option<PathBuf>,
     pub snomed: Option<PathBuf>,
+    /// Validation on write (mode, unknown profiles, enforced profiles).
+    pub validation: WritePolicy,
 }
 
 /// A database URL; its `Debug`/`Display` hide any password.
@@ -177,6 +206,12 @@ pub enum ConfigError {
     BaseUrl(String),
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    #[error("enforce-profile '{0}' must be Type=profile-url, with an R4 resource type")]
+    EnforceProfile(String),
+    #[error(
+        "validation = enforced needs at least one enforced profile (enforce-profile Type=url, or [enforced_profiles])"
+    )]
+    NothingEnforced,
 }
 
 impl Config {
@@ -228,6 +263,15 @@ impl Config {
             },
             loinc: o.loinc.clone().or(file.loinc),
             snomed: o.snomed.clone().or(file.snomed),
+            validation: WritePolicy {
+                mode: o.validation.or(file.validation).unwrap_or_default(),
+                unknown_profile: o.unknown_profile.or(file.unknown_profile).unwrap_or_default(),
+                enforced: if o.enforce_profiles.is_empty() {
+                    file.enforced_profiles.unwrap_or_default()
+                } else {
+                    enforce_pairs(&o.enforce_profiles)?
+                },
+            },
         };
         config.check()
     }
@@ -249,8 +293,32 @@ impl Config {
         if self.database_max_connections == 0 {
             return Err(ConfigError::Zero("database_max_connections"));
         }
+        let policy = &self.validation;
+        for (rtype, profiles) in &policy.enforced {
+            if ResourceType::parse(rtype).is_none() || profiles.iter().any(|p| p.trim().is_empty()) {
+                return Err(ConfigError::EnforceProfile(format!("{rtype}={}", profiles.join(","))));
+            }
+        }
+        if policy.mode == ValidationMode::Enforced && policy.enforced.values().all(Vec::is_empty) {
+            return Err(ConfigError::NothingEnforced);
+        }
         Ok(self)
     }
+}
+
+/// `Type=url` pairs (flags, `IPE_ENFORCE_PROFILES`) grouped by type.
+fn enforce_pairs(pairs: &[String]) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
+    let mut enforced: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in pairs.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let (rtype, url) = pair
+            .split_once('=')
+            .ok_or_else(|| ConfigError::EnforceProfile(pair.to_owned()))?;
+        enforced
+            .entry(rtype.trim().to_owned())
+            .or_default()
+            .push(url.trim().to_owned());
+    }
+    Ok(enforced)
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -298,6 +366,66 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(Config::load(&o), Err(ConfigError::DatabaseUrl(_))));
+    }
+
+    #[test]
+    fn validation_stays_structural_unless_configured() {
+        let c = Config::load(&Overrides::default()).map_err(|e| e.to_string());
+        assert_eq!(c.map(|c| c.validation.mode), Ok(ValidationMode::Structural));
+    }
+
+    #[test]
+    fn enforced_profiles_are_read_as_type_url_pairs() {
+        let o = Overrides {
+            validation: Some(ValidationMode::Enforced),
+            enforce_profiles: vec![
+                "Patient=http://a".into(),
+                "Patient=http://b".into(),
+                "Observation=http://c".into(),
+            ],
+            ..Default::default()
+        };
+        let c = Config::load(&o).map_err(|e| e.to_string());
+        let patient = c.map(|c| c.validation.enforced.get("Patient").cloned());
+        assert_eq!(patient, Ok(Some(vec!["http://a".to_owned(), "http://b".to_owned()])));
+    }
+
+    #[test]
+    fn enforcing_nothing_or_an_unknown_type_is_refused_at_start() {
+        let enforced = |pairs: Vec<String>| Overrides {
+            validation: Some(ValidationMode::Enforced),
+            enforce_profiles: pairs,
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::load(&enforced(vec![])),
+            Err(ConfigError::NothingEnforced)
+        ));
+        assert!(matches!(
+            Config::load(&enforced(vec!["Patiente=http://a".into()])),
+            Err(ConfigError::EnforceProfile(_))
+        ));
+        assert!(matches!(
+            Config::load(&enforced(vec!["http://a".into()])),
+            Err(ConfigError::EnforceProfile(_))
+        ));
+    }
+
+    #[test]
+    fn the_file_gives_enforced_profiles_as_a_table() {
+        let dir = std::env::temp_dir().join(format!("ipe-config-enforced-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let file = dir.join("ipe.toml");
+        let text =
+            "validation = \"enforced\"\nunknown_profile = \"error\"\n[enforced_profiles]\nPatient = [\"http://a\"]\n";
+        let _ = std::fs::write(&file, text);
+        let o = Overrides {
+            config: Some(file),
+            ..Default::default()
+        };
+        let c = Config::load(&o).map_err(|e| e.to_string());
+        let got = c.map(|c| (c.validation.unknown_profile, c.validation.enforced.len()));
+        assert_eq!(got, Ok((UnknownProfile::Error, 1)));
     }
 
     #[test]

@@ -237,6 +237,8 @@ impl FhirError {
                         Some((_, rest)) if e.starts_with(|c: char| c.is_ascii_uppercase()) => {
                             format!("{prefix}.resource.{rest}")
                         }
+                        // `Patient`: the entry's resource itself.
+                        None if e.starts_with(|c: char| c.is_ascii_uppercase()) => format!("{prefix}.resource"),
                         _ => format!("{prefix}.{e}"),
                     },
                     None => prefix.clone(),

@@ -1,5 +1,7 @@
-//! The `ipe` command: `serve` (default), `migrate` and `packages`.
+//! The `ipe` command: `serve` (default), `migrate`, `packages` and
+//! `validate`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +27,17 @@ enum Command {
     /// Manage the FHIR package cache.
     #[command(subcommand)]
     Packages(PackagesCommand),
+    /// Validate resource files (JSON or XML) offline: structure, base
+    /// definition, `meta.profile` and each `--profile`, with the packages
+    /// of `--package`. Exit code 0: no errors; 1: errors; 2: a file, a
+    /// package or a profile could not be used.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// A profile (canonical URL) every file must conform to; repeatable.
+        #[arg(long = "profile")]
+        profiles: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -48,7 +61,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(config.log_format);
+    // A report on stdout must not be mixed with logs: for `validate` they
+    // go to stderr, warnings and errors only.
+    let validating = matches!(cli.command, Some(Command::Validate { .. }));
+    init_logging(config.log_format, validating);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -64,10 +80,14 @@ fn main() -> ExitCode {
             Command::Packages(PackagesCommand::List) => {
                 ipe::packages::cli::list(&PackageCache::new(&config.package_cache)).map(|out| print!("{out}"))
             }
+            Command::Validate { files, profiles } => {
+                return validate(&config, &files, &profiles).await;
+            }
         }
+        .map(|()| ExitCode::SUCCESS)
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("ipe: {e}");
@@ -93,12 +113,34 @@ async fn install_packages(config: &Config, packages: &[String]) -> Result<(), St
     Ok(())
 }
 
-fn init_logging(format: LogFormat) {
+/// `ipe validate`: the exit code is the result (see `validation::cli`).
+async fn validate(config: &Config, files: &[PathBuf], profiles: &[String]) -> Result<ExitCode, String> {
+    match ipe::validation::cli::run(config, files, profiles, |report| print!("{report}")).await {
+        Ok(summary) => {
+            println!(
+                "{} file(s): {} invalid, {} unreadable",
+                summary.files, summary.invalid, summary.unreadable
+            );
+            Ok(ExitCode::from(summary.exit_code()))
+        }
+        Err(e) => {
+            eprintln!("ipe validate: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// Logs to stdout at `info` for the server; to stderr at `warn` for a
+/// command whose stdout is its output (`IPE_LOG` overrides the level).
+fn init_logging(format: LogFormat, to_stderr: bool) {
+    let default = if to_stderr { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("IPE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+    match (format, to_stderr) {
+        (LogFormat::Json, false) => builder.json().init(),
+        (LogFormat::Json, true) => builder.json().with_writer(std::io::stderr).init(),
+        (LogFormat::Text, false) => builder.init(),
+        (LogFormat::Text, true) => builder.with_writer(std::io::stderr).init(),
     }
 }

@@ -261,11 +261,11 @@ async fn step(ctx: &Context, job: &mut ReindexJob) -> Result<bool, FhirError> {
             let registry = ctx.registry.current();
             let rows: Vec<_> = batch
                 .iter()
-                .map(|(rkey, body)| (*rkey, entries_of(&registry, &job.code, body)))
+                .flat_map(|(rkey, body)| entries_of(&registry, job, *rkey, body))
                 .collect();
             tx.replace_param_rows(&job.code, &rows).await?;
             next.after_rkey = *last;
-            next.processed += rows.len() as i64;
+            next.processed += batch.len() as i64;
         }
     }
     tx.save_reindex_progress(&next).await?;
@@ -274,12 +274,25 @@ async fn step(ctx: &Context, job: &mut ReindexJob) -> Result<bool, FhirError> {
     Ok(job.state == DONE)
 }
 
-/// The index entries of parameter `code` for one stored resource.
-fn entries_of(registry: &Registry, code: &str, body: &[u8]) -> Vec<index::IndexEntry> {
+/// The index entries of the job's parameter for one stored resource (if
+/// it is of the job's types) and for each of its contained resources that
+/// is, by key.
+fn entries_of(registry: &Registry, job: &ReindexJob, rkey: i64, body: &[u8]) -> Vec<(i64, Vec<index::IndexEntry>)> {
     let Ok(resource) = serde_json::from_slice::<Value>(body) else {
         return Vec::new();
     };
-    index::extract_param(registry, &resource, code).entries
+    let mut rows = Vec::new();
+    let own_type = resource.get("resourceType").and_then(Value::as_str);
+    if own_type.is_some_and(|t| job.types.iter().any(|j| j == t)) {
+        rows.push((rkey, index::extract_param(registry, &resource, &job.code).entries));
+    }
+    for (position, entries) in index::extract_param_contained(registry, &resource, &job.code, &job.types) {
+        // Past the key range nothing was indexed on write either.
+        if let Some(ckey) = crate::store::contained_key(rkey, position) {
+            rows.push((ckey, entries));
+        }
+    }
+    rows
 }
 
 /// `GET [base]/$reindex-status`: every job, newest first, as a Parameters

@@ -15,7 +15,7 @@ use crate::index::LiveRegistry;
 use crate::packages::{CanonicalRegistry, Loader, PackageCache};
 use crate::rest::Context;
 use crate::store::{Store, StoreError};
-use crate::validation::{SchemaLoadError, StructuralValidator};
+use crate::validation::{ProfileValidator, SchemaLoadError, StructuralValidator};
 
 #[derive(Debug, Error)]
 pub enum StartupError {
@@ -35,6 +35,8 @@ pub enum StartupError {
     Packages(#[from] crate::packages::loader::LoadError),
     #[error("cannot load a code system: {0}")]
     CodeSystem(#[from] crate::terminology::loaders::LoadError),
+    #[error("the enforced profile {profile} (for {rtype}) is not known: load the package that defines it")]
+    EnforcedProfile { rtype: String, profile: String },
 }
 
 /// A bound, ready-to-run server.
@@ -61,6 +63,11 @@ impl Application {
         // Compile every type's schema validator off the request path.
         let warm = validator.clone();
         std::thread::spawn(move || warm.warm_up());
+        check_enforced_profiles(config, &canonicals)?;
+        let terminology = load_code_systems(
+            config,
+            Arc::new(crate::terminology::TerminologyService::new(canonicals.clone())),
+        )?;
         let ctx = Context {
             store,
             validator,
@@ -69,12 +76,12 @@ impl Application {
             update_create: config.update_create,
             conditional_delete: config.conditional_delete,
             registry: Arc::new(LiveRegistry::default()),
-            terminology: load_code_systems(
-                config,
-                Arc::new(crate::terminology::TerminologyService::new(canonicals.clone())),
-            )?,
+            profiles: Arc::new(ProfileValidator::new(terminology.clone())),
+            terminology,
             canonicals,
+            write_policy: Arc::new(config.validation.clone()),
         };
+        tracing::info!(validation = config.validation.mode.as_str(), "validation on write");
         // The SearchParameters stored on the server, and their unfinished
         // reindex jobs, before the first request.
         crate::reindex::resume(&ctx)
@@ -173,9 +180,28 @@ pub async fn load_canonicals(config: &Config) -> Result<CanonicalRegistry, Start
     Ok(registry)
 }
 
+/// Every profile the write policy enforces is in the registry: a typo or a
+/// missing package must stop the start, not refuse every write.
+fn check_enforced_profiles(config: &Config, canonicals: &CanonicalRegistry) -> Result<(), StartupError> {
+    if config.validation.mode != crate::validation::ValidationMode::Enforced {
+        return Ok(());
+    }
+    for (rtype, profiles) in &config.validation.enforced {
+        for profile in profiles {
+            if canonicals.structure_definition(profile).is_none() {
+                return Err(StartupError::EnforcedProfile {
+                    rtype: rtype.clone(),
+                    profile: profile.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The terminology service, with the LOINC and SNOMED CT releases the
 /// configuration names loaded into it.
-fn load_code_systems(
+pub(crate) fn load_code_systems(
     config: &Config,
     service: Arc<crate::terminology::TerminologyService>,
 ) -> Result<Arc<crate::terminology::TerminologyService>, StartupError> {

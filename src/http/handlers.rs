@@ -159,17 +159,18 @@ pub async fn create(
             .map(|query| Criteria::parse(rtype, query, &state.base(&req)))
             .transpose()?;
         let resource = resource_body(&req, payload, &state).await?;
-        let (status, version) = match criteria {
-            None => (
-                StatusCode::CREATED,
-                rest::create::create(&state.ctx, rtype, resource).await?.version,
-            ),
+        let (status, version, warnings) = match criteria {
+            None => {
+                let w = rest::create::create(&state.ctx, rtype, resource).await?;
+                (StatusCode::CREATED, w.version, w.warnings)
+            }
             Some(criteria) => match rest::conditional::create(&state.ctx, criteria, resource).await? {
-                Created::New(w) => (StatusCode::CREATED, w.version),
-                Created::Found(v) => (StatusCode::OK, v),
+                Created::New(w) => (StatusCode::CREATED, w.version, w.warnings),
+                Created::Found(v) => (StatusCode::OK, v, Vec::new()),
             },
         };
-        Ok(response::written(&neg, status, &version, &state.base(&req), prefer_return(&req)).await)
+        let base = state.base(&req);
+        Ok(response::written(&neg, status, &version, &warnings, &base, prefer_return(&req)).await)
     })
     .await
 }
@@ -186,7 +187,15 @@ pub async fn update(
         let resource = resource_body(&req, payload, &state).await?;
         let w = rest::update::update(&state.ctx, rtype, &id, resource, precondition).await?;
         let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
-        Ok(response::written(&neg, status, &w.version, &state.base(&req), prefer_return(&req)).await)
+        Ok(response::written(
+            &neg,
+            status,
+            &w.version,
+            &w.warnings,
+            &state.base(&req),
+            prefer_return(&req),
+        )
+        .await)
     })
     .await
 }
@@ -204,7 +213,15 @@ pub async fn update_conditional(
         let resource = resource_body(&req, payload, &state).await?;
         let w = rest::conditional::update(&state.ctx, criteria, resource, precondition).await?;
         let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
-        Ok(response::written(&neg, status, &w.version, &state.base(&req), prefer_return(&req)).await)
+        Ok(response::written(
+            &neg,
+            status,
+            &w.version,
+            &w.warnings,
+            &state.base(&req),
+            prefer_return(&req),
+        )
+        .await)
     })
     .await
 }
@@ -221,7 +238,16 @@ pub async fn patch_conditional(
         let precondition = if_match(&req)?;
         let patch = patch_body(&req, payload, &state).await?;
         let w = rest::conditional::patch(&state.ctx, criteria, patch, precondition).await?;
-        Ok(response::written(&neg, StatusCode::OK, &w.version, &state.base(&req), prefer_return(&req)).await)
+        let base = state.base(&req);
+        Ok(response::written(
+            &neg,
+            StatusCode::OK,
+            &w.version,
+            &w.warnings,
+            &base,
+            prefer_return(&req),
+        )
+        .await)
     })
     .await
 }
@@ -253,7 +279,16 @@ pub async fn patch(
         let precondition = if_match(&req)?;
         let patch = patch_body(&req, payload, &state).await?;
         let w = rest::patch::patch(&state.ctx, rtype, &id, &patch, precondition).await?;
-        Ok(response::written(&neg, StatusCode::OK, &w.version, &state.base(&req), prefer_return(&req)).await)
+        let base = state.base(&req);
+        Ok(response::written(
+            &neg,
+            StatusCode::OK,
+            &w.version,
+            &w.warnings,
+            &base,
+            prefer_return(&req),
+        )
+        .await)
     })
     .await
 }
@@ -484,7 +519,7 @@ pub async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     .await
 }
 
-/// `GET|POST [base]/[type]/$operation` (the terminology operations).
+/// `GET|POST [base]/[type]/$operation` (the terminology operations, `$validate`).
 pub async fn operation_type(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -494,8 +529,9 @@ pub async fn operation_type(
     handle(req, |req, neg, query| async move {
         let (rtype, op) = path.into_inner();
         let rtype = rest::resource_type(&rtype)?;
-        let parameters = operation_parameters(&req, payload, &state, &query).await?;
-        let out = rest::operations::invoke(&state.ctx, rtype, None, operation_name(&op), parameters).await?;
+        let name = operation_name(&op);
+        let parameters = operation_parameters(&req, payload, &state, &query, rtype, name).await?;
+        let out = rest::operations::invoke(&state.ctx, rtype, None, name, parameters).await?;
         Ok(response::json_body(&neg, StatusCode::OK, out.to_string().into_bytes()).await)
     })
     .await
@@ -512,8 +548,9 @@ pub async fn operation_instance(
         let (rtype, id, op) = path.into_inner();
         let rtype = rest::resource_type(&rtype)?;
         let id = rest::id(&id)?;
-        let parameters = operation_parameters(&req, payload, &state, &query).await?;
-        let out = rest::operations::invoke(&state.ctx, rtype, Some(&id), operation_name(&op), parameters).await?;
+        let name = operation_name(&op);
+        let parameters = operation_parameters(&req, payload, &state, &query, rtype, name).await?;
+        let out = rest::operations::invoke(&state.ctx, rtype, Some(&id), name, parameters).await?;
         Ok(response::json_body(&neg, StatusCode::OK, out.to_string().into_bytes()).await)
     })
     .await
@@ -530,12 +567,15 @@ async fn operation_parameters(
     payload: web::Payload,
     state: &AppState,
     query: &[(String, String)],
+    rtype: crate::model::ResourceType,
+    name: &str,
 ) -> Result<Value, FhirError> {
     let from_query = rest::operations::query_parameters(query);
     if req.method() != actix_web::http::Method::POST {
         return Ok(from_query);
     }
-    let mut body = rest::operations::body_parameters(resource_body(req, payload, state).await?)?;
+    let body = resource_body(req, payload, state).await?;
+    let mut body = rest::operations::body_parameters(rtype, name, body)?;
     if let (Some(list), Some(extra)) = (
         body.get_mut("parameter").and_then(Value::as_array_mut),
         from_query.get("parameter").and_then(Value::as_array),

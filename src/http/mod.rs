@@ -13,6 +13,7 @@ use actix_web::{web, HttpRequest};
 use crate::rest::Context;
 use handlers as h;
 
+pub use format::{parse_resource, Format};
 pub use logging::request_log;
 
 /// Shared state of every handler.

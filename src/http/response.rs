@@ -62,17 +62,22 @@ pub async fn resource(neg: &Negotiated, status: StatusCode, v: &Versioned, json:
 }
 
 /// The response to a write, per `Prefer: return=…`, with `Location` for
-/// what was created and `Content-Location` for every new version.
-pub async fn written(neg: &Negotiated, status: StatusCode, v: &Versioned, base: &str, ret: Return) -> HttpResponse {
+/// what was created and `Content-Location` for every new version. The
+/// OperationOutcome form carries the validation `warnings`.
+pub async fn written(
+    neg: &Negotiated,
+    status: StatusCode,
+    v: &Versioned,
+    warnings: &[Issue],
+    base: &str,
+    ret: Return,
+) -> HttpResponse {
     let mut res = match (ret, &v.body) {
         (Return::Representation, Some(body)) => json_body(neg, status, body.clone()).await,
         (Return::OperationOutcome, _) => {
-            outcome(
-                neg,
-                status,
-                &[Issue::information(format!("{} written", v.versioned_ref()))],
-            )
-            .await
+            let written = Issue::information(format!("{} written", v.versioned_ref()));
+            let issues: Vec<Issue> = std::iter::once(written).chain(warnings.iter().cloned()).collect();
+            outcome(neg, status, &issues).await
         }
         _ => HttpResponse::build(status).finish(),
     };

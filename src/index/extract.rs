@@ -113,8 +113,41 @@ pub struct IndexEntry {
 #[derive(Debug, Clone, Default)]
 pub struct Extraction {
     pub entries: Vec<IndexEntry>,
+    /// What each contained resource is indexed under, for `_contained`
+    /// searches (search.html#contained); never mixed into `entries`, so
+    /// ordinary searches do not find a container by its contained resources.
+    pub contained: Vec<ContainedEntries>,
     /// (parameter URL, error message) per expression that raised an error.
     pub skipped: Vec<(String, String)>,
+}
+
+/// The index entries of one contained resource, under the parameters of
+/// its own type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainedEntries {
+    /// 1-based position in the container's `contained` array: with the
+    /// container, what identifies the contained resource's index rows.
+    pub position: u32,
+    pub resource_type: String,
+    pub id: String,
+    pub entries: Vec<IndexEntry>,
+}
+
+/// The contained resources of `resource` that can be searched: those with a
+/// `resourceType` and an `id` (without an id nothing can point at one, nor
+/// can a search return it), with their 1-based positions.
+pub fn contained_resources(resource: &Value) -> impl Iterator<Item = (u32, &str, &str, &Value)> {
+    resource
+        .get("contained")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .zip(1u32..)
+        .filter_map(|(contained, position)| {
+            let resource_type = member(contained, "resourceType")?;
+            let id = member(contained, "id")?;
+            Some((position, resource_type, id, contained))
+        })
 }
 
 /// Everything a resource is indexed under, for every parameter of its type,
@@ -123,7 +156,27 @@ pub struct Extraction {
 /// resource (EvalError) is skipped and reported in `skipped`, with the
 /// parameter url and the message. Equal values of one parameter are
 /// indexed once.
+///
+/// Each contained resource is extracted the same way (its own type's
+/// parameters, its own words, `%resource` being itself) into
+/// [`Extraction::contained`].
 pub fn extract(registry: &Registry, resource: &Value) -> Extraction {
+    let mut extraction = extract_own(registry, resource);
+    for (position, resource_type, id, contained) in contained_resources(resource) {
+        let inner = extract_own(registry, contained);
+        extraction.skipped.extend(inner.skipped);
+        extraction.contained.push(ContainedEntries {
+            position,
+            resource_type: resource_type.to_owned(),
+            id: id.to_owned(),
+            entries: inner.entries,
+        });
+    }
+    extraction
+}
+
+/// [`extract`] of the resource itself, its contained resources left out.
+fn extract_own(registry: &Registry, resource: &Value) -> Extraction {
     let mut extraction = Extraction::default();
     let Some(resource_type) = resource.get("resourceType").and_then(Value::as_str) else {
         return extraction;
@@ -159,6 +212,21 @@ pub fn extract_param(registry: &Registry, resource: &Value, code: &str) -> Extra
         extract_one(param, resource, &env, &mut Vec::new(), &mut extraction);
     }
     extraction
+}
+
+/// [`extract_param`] for each contained resource of `resource` whose type
+/// is one of `types`: (position, entries), one pair per such resource, even
+/// when it has no value (its old rows must go).
+pub fn extract_param_contained(
+    registry: &Registry,
+    resource: &Value,
+    code: &str,
+    types: &[String],
+) -> Vec<(u32, Vec<IndexEntry>)> {
+    contained_resources(resource)
+        .filter(|(_, resource_type, _, _)| types.iter().any(|t| t == resource_type))
+        .map(|(position, _, _, contained)| (position, extract_param(registry, contained, code).entries))
+        .collect()
 }
 
 /// Evaluates one parameter on `resource` into `extraction`; `values` is

@@ -172,6 +172,17 @@ impl CanonicalRegistry {
         Self::default()
     }
 
+    /// A registry holding everything this one holds now; what is added to
+    /// either afterwards stays its own. Entries are shared, so a resource
+    /// one has parsed the other does not parse again: a base loaded once
+    /// serves many short-lived registries (one per validator test case).
+    pub fn fork(&self) -> CanonicalRegistry {
+        let map = self.by_url.read().unwrap_or_else(|p| p.into_inner());
+        CanonicalRegistry {
+            by_url: RwLock::new(map.clone()),
+        }
+    }
+
     /// Registers a conformance resource given as JSON text. Returns false
     /// (and keeps nothing) for resources that are not conformance resources
     /// or have no `url`.
@@ -371,6 +382,19 @@ mod tests {
         assert_eq!(version("http://x/vs|1").as_deref(), Some("1.10.0"));
         assert_eq!(version("http://x/vs|3"), None);
         assert!(r.resolve(Some("CodeSystem"), "http://x/vs").is_none());
+    }
+
+    #[test]
+    fn a_fork_shares_what_exists_and_keeps_later_additions_apart() {
+        let r = CanonicalRegistry::new();
+        r.insert_json(&vs("http://x/a", "1", "a"), Origin::Base).unwrap();
+        let fork = r.fork();
+        fork.insert_json(&vs("http://x/b", "1", "b"), Origin::Package("case#1".into()))
+            .unwrap();
+        r.insert_json(&vs("http://x/c", "1", "c"), Origin::Base).unwrap();
+        assert!(fork.value_set("http://x/a").is_some());
+        assert!(fork.value_set("http://x/b").is_some() && r.value_set("http://x/b").is_none());
+        assert!(r.value_set("http://x/c").is_some() && fork.value_set("http://x/c").is_none());
     }
 
     #[test]

@@ -272,6 +272,8 @@ pub(super) struct EntryResult {
     pub outcome: Option<Value>,
     /// The entry's resource when it is not a version (a search's Bundle).
     pub resource: Option<Vec<u8>>,
+    /// Validation warnings of a write, for `Prefer: return=OperationOutcome`.
+    pub warnings: Vec<Issue>,
 }
 
 impl EntryResult {
@@ -281,12 +283,15 @@ impl EntryResult {
             version,
             outcome,
             resource: None,
+            warnings: Vec::new(),
         }
     }
 
     fn written(w: Written) -> Self {
         let status = if w.created { "201 Created" } else { "200 OK" };
-        EntryResult::new(status, Some(w.version), None)
+        let mut result = EntryResult::new(status, Some(w.version), None);
+        result.warnings = w.warnings;
+        result
     }
 
     /// Failed entry of a batch: its status and OperationOutcome.
@@ -312,7 +317,7 @@ impl EntryResult {
         if let Some(o) = self.outcome {
             response.insert("outcome".into(), o);
         } else if ret == Return::OperationOutcome {
-            response.insert("outcome".into(), operation_outcome(&[]));
+            response.insert("outcome".into(), operation_outcome(&self.warnings));
         }
         let mut parts = Map::new();
         parts.insert("response".into(), Value::Object(response));

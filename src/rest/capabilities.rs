@@ -38,10 +38,7 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
                 "searchInclude": search_includes(&registry, t),
                 "searchParam": search_params(registry.for_type(t.as_str()), full_text_params(Some(t))),
             });
-            let operations = operations(t);
-            if !operations.is_empty() {
-                resource["operation"] = Value::Array(operations);
-            }
+            resource["operation"] = Value::Array(operations(t));
             resource
         })
         .collect();
@@ -68,12 +65,17 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
     })
 }
 
-/// The terminology operations served on a type (`super::operations`).
+/// The operations served on a type: `$validate` on all, the terminology
+/// operations on theirs (`super::operations`).
 fn operations(t: ResourceType) -> Vec<Value> {
-    super::operations::OPERATIONS
-        .iter()
-        .filter(|(rtype, _, _)| *rtype == t.as_str())
-        .map(|(rtype, name, _)| json!({"name": name, "definition": super::operations::definition_url(rtype, name)}))
+    let validate = json!({"name": super::validate::NAME, "definition": super::validate::DEFINITION});
+    std::iter::once(validate)
+        .chain(
+            super::operations::OPERATIONS
+                .iter()
+                .filter(|(rtype, _, _)| *rtype == t.as_str())
+                .map(|(rtype, name, _)| json!({"name": name, "definition": super::operations::definition_url(rtype, name)})),
+        )
         .collect()
 }
 

@@ -113,6 +113,17 @@ impl Criteria {
                 None,
             ));
         }
+        // A conditional write acts on resources, never on contained ones.
+        if request.contained != params::Contained::Excluded {
+            return Err(FhirError::invalid(
+                IssueType::Invalid,
+                format!(
+                    "conditional criteria '{}' cannot search contained resources (_contained)",
+                    self.key()
+                ),
+                None,
+            ));
+        }
         if request.clauses.is_empty() {
             return Err(FhirError::invalid(
                 IssueType::Required,

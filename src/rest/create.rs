@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::write::{check_body, store_version};
+use super::write::{check_body, check_profiles, store_version};
 use super::{Context, Written};
 use crate::error::FhirError;
 use crate::model::ResourceType;
@@ -30,6 +30,11 @@ pub(super) async fn apply(
     id: &str,
     resource: Value,
 ) -> Result<Written, FhirError> {
+    let warnings = check_profiles(ctx, &resource)?;
     let version = store_version(tx, ctx, rtype, id, None, Some(resource), Method::Post).await?;
-    Ok(Written { version, created: true })
+    Ok(Written {
+        version,
+        created: true,
+        warnings,
+    })
 }

@@ -22,6 +22,7 @@ pub mod search_type;
 mod searchset;
 pub mod transaction;
 pub mod update;
+pub mod validate;
 pub mod vread;
 mod write;
 
@@ -32,9 +33,10 @@ use crate::config::ConditionalDelete;
 use crate::error::FhirError;
 use crate::index::LiveRegistry;
 use crate::model::{Id, ResourceType};
+use crate::outcome::Issue;
 use crate::outcome::IssueType;
 use crate::store::{FoundRow, Store, StoredVersion};
-use crate::validation::StructuralValidator;
+use crate::validation::{ProfileValidator, StructuralValidator, WritePolicy};
 
 pub use bundle_entry::{deleted_outcome, parse_etag};
 pub use bundle_writer::BundleWriter;
@@ -57,6 +59,10 @@ pub struct Context {
     pub canonicals: Arc<crate::packages::CanonicalRegistry>,
     /// `$expand`, `$validate-code`… over [`Self::canonicals`].
     pub terminology: Arc<crate::terminology::TerminologyService>,
+    /// Profile validation (`$validate`, validation on write).
+    pub profiles: Arc<ProfileValidator>,
+    /// What a write must pass (the `validation` settings).
+    pub write_policy: Arc<WritePolicy>,
 }
 
 /// One version of a resource as served: the stored JSON and its identity.
@@ -108,6 +114,9 @@ pub struct Written {
     pub version: Versioned,
     /// Whether the resource did not exist (or was deleted) before.
     pub created: bool,
+    /// What validation on write found short of an error (returned under
+    /// `Prefer: return=OperationOutcome`).
+    pub warnings: Vec<Issue>,
 }
 
 /// `If-Match` on a write: the version the client last saw.

@@ -2,7 +2,8 @@
 //! (<https://hl7.org/fhir/R4/terminology-service.html>): `ValueSet/$expand`,
 //! `ValueSet/$validate-code`, `CodeSystem/$lookup`,
 //! `CodeSystem/$validate-code`, `CodeSystem/$subsumes` and
-//! `ConceptMap/$translate`, at type level and on an instance. The work is
+//! `ConceptMap/$translate`, at type level and on an instance; and
+//! `$validate` on every type (`super::validate`). The work is
 //! `crate::terminology`'s; this module picks the operation, reads the
 //! instance, and runs it off the async workers (a large expansion is
 //! CPU-bound).
@@ -44,6 +45,9 @@ pub async fn invoke(
     name: &str,
     parameters: Value,
 ) -> Result<Value, FhirError> {
+    if name == super::validate::NAME {
+        return super::validate::validate(ctx, rtype, id, parameters).await;
+    }
     let Some(&(_, _, run)) = OPERATIONS.iter().find(|(t, n, _)| *t == rtype.as_str() && *n == name) else {
         return Err(FhirError::NotImplemented(format!("the operation ${name} on {rtype}")));
     };
@@ -70,8 +74,12 @@ pub fn query_parameters(query: &[(String, String)]) -> Value {
     json!({"resourceType": "Parameters", "parameter": parameter})
 }
 
-/// A POST body must be a Parameters resource.
-pub fn body_parameters(body: Value) -> Result<Value, FhirError> {
+/// A POST body must be a Parameters resource, but `$validate` also takes
+/// the resource to validate as the body.
+pub fn body_parameters(rtype: ResourceType, name: &str, body: Value) -> Result<Value, FhirError> {
+    if name == super::validate::NAME {
+        return Ok(super::validate::as_parameters(rtype, body));
+    }
     match body.get("resourceType").and_then(Value::as_str) {
         Some("Parameters") => Ok(body),
         other => Err(FhirError::invalid(

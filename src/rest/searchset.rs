@@ -110,7 +110,12 @@ fn render(
             let body = subset.apply(&row.body)?;
             let mut parts = Map::new();
             parts.insert("search".into(), json!({ "mode": mode }));
-            let full_url = format!("{base}/{}/{}", row.resource_type, row.id);
+            // A contained resource: its container's URL, its id as the
+            // fragment (search.html#contained; see docs/search.md).
+            let full_url = match &row.container {
+                Some((rtype, id)) => format!("{base}/{rtype}/{id}#{}", row.id),
+                None => format!("{base}/{}/{}", row.resource_type, row.id),
+            };
             bundle.entry(Some(&full_url), Some(&body), parts);
         }
     }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::write::{check_body, check_if_match, store_version};
+use super::write::{check_body, check_if_match, check_profiles, store_version};
 use super::{Context, IfMatch, Written};
 use crate::error::FhirError;
 use crate::model::{Id, ResourceType};
@@ -72,6 +72,11 @@ pub(super) async fn apply(
             "{rtype}/{id} does not exist and this server does not let clients choose ids (update as create is off)"
         )));
     }
+    let warnings = check_profiles(ctx, &resource)?;
     let version = store_version(tx, ctx, rtype, id.as_str(), prev.as_ref(), Some(resource), method).await?;
-    Ok(Written { version, created })
+    Ok(Written {
+        version,
+        created,
+        warnings,
+    })
 }

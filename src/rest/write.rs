@@ -7,10 +7,11 @@ use serde_json::{Map, Value};
 use super::{Context, Versioned};
 use crate::clock::instant;
 use crate::error::FhirError;
-use crate::index::{self, IndexEntry, Registry};
+use crate::index::{self, Extraction, Registry};
 use crate::model::ResourceType;
 use crate::outcome::{Issue, IssueType};
 use crate::store::{Current, Method, NewVersion, WriteTx};
+use crate::validation::policy::Verdict;
 
 /// Structural checks of a resource sent for `rtype`; a SearchParameter
 /// must also be one search can use.
@@ -42,13 +43,29 @@ pub(super) async fn commit(ctx: &Context, mut tx: WriteTx) -> Result<(), FhirErr
     Ok(())
 }
 
-/// The structural (schema and FHIR JSON) checks alone.
+/// The structural (schema and FHIR JSON) checks alone; none when the
+/// deployment switched validation off.
 pub(super) fn check_structure(ctx: &Context, resource: &Value) -> Result<(), FhirError> {
+    if !ctx.write_policy.structural() {
+        return Ok(());
+    }
     let issues = ctx.validator.validate(resource);
     if issues.is_empty() {
         Ok(())
     } else {
         Err(FhirError::Invalid(issues))
+    }
+}
+
+/// The profile checks of the write policy (`declared`, `enforced`) on a
+/// resource about to be stored: 422 with every issue found when one is an
+/// error, else the warnings. Run where each version is written, so entries
+/// of a transaction are checked with their references already rewritten,
+/// and a patch is checked on its result.
+pub(super) fn check_profiles(ctx: &Context, resource: &Value) -> Result<Vec<Issue>, FhirError> {
+    match ctx.write_policy.check(&ctx.profiles, resource) {
+        Verdict::Accepted(warnings) => Ok(warnings),
+        Verdict::Refused(issues) => Err(FhirError::Unprocessable(issues)),
     }
 }
 
@@ -97,11 +114,12 @@ pub(super) async fn store_version(
     let last_updated = prev.map_or(0, |p| p.last_updated + 1).max(ctx.clock.now_micros());
     let (body, index) = match resource {
         Some(r) => {
+            check_contained_count(&r)?;
             let stamped = stamp(r, id, version, last_updated)?;
             let index = index_entries(&ctx.registry.current(), &stamped);
             (Some(serialise(&stamped)?), index)
         }
-        None => (None, Vec::new()),
+        None => (None, Extraction::default()),
     };
     tx.write(
         prev,
@@ -112,7 +130,8 @@ pub(super) async fn store_version(
             last_updated,
             method,
             body: body.as_deref(),
-            index,
+            index: index.entries,
+            contained: index.contained,
         },
     )
     .await?;
@@ -125,6 +144,23 @@ pub(super) async fn store_version(
     })
 }
 
+/// Contained resources a resource may have: their index rows are keyed by
+/// position, in a range of 2^20 per resource (migrations/*/
+/// `…_contained_resources.sql`).
+const MAX_CONTAINED: usize = (1 << 20) - 1;
+
+fn check_contained_count(resource: &Value) -> Result<(), FhirError> {
+    let count = resource.get("contained").and_then(Value::as_array).map_or(0, Vec::len);
+    if count > MAX_CONTAINED {
+        return Err(FhirError::invalid(
+            IssueType::TooCostly,
+            format!("{count} contained resources; at most {MAX_CONTAINED} are accepted"),
+            Some("contained"),
+        ));
+    }
+    Ok(())
+}
+
 /// What a stamped resource is indexed under, by the server's
 /// SearchParameters (the base R4 ones and those stored on it). Extraction never fails: an expression that errors on
 /// this resource leaves its parameter unindexed for it, which is logged.
@@ -133,12 +169,12 @@ pub(super) async fn store_version(
 /// docs/PERFORMANCE.md), done here because it needs the final `id` and
 /// `meta`. For a transaction Bundle it adds up on the HTTP worker, as the
 /// structural validation of the Bundle already does.
-fn index_entries(registry: &Registry, stamped: &Value) -> Vec<IndexEntry> {
+fn index_entries(registry: &Registry, stamped: &Value) -> Extraction {
     let extraction = index::extract(registry, stamped);
     for (param, error) in &extraction.skipped {
         tracing::warn!(search_parameter = %param, %error, "not indexed: the expression failed on this resource");
     }
-    extraction.entries
+    extraction
 }
 
 /// Sets `id`, `meta.versionId` and `meta.lastUpdated` (keeping the rest of

@@ -2,6 +2,7 @@
 //! page — the matches, `_total`, the cursors of the neighbouring pages and
 //! what `_include` / `_revinclude` bring along.
 
+use super::contained;
 use super::include;
 use super::page::Cursor;
 use super::params::TotalMode;
@@ -59,6 +60,7 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
     let mut rows = store.search_rows(&statement, &plan.key_kinds()).await?;
     let more = rows.len() as i64 > count;
     rows.truncate(request.count as usize);
+    contained::take_out(&mut rows)?;
     let backward = cursor.as_ref().is_some_and(|c| c.backward);
     if backward {
         rows.reverse();

@@ -17,6 +17,8 @@
 //!   cursors of the pages around it (`page`: keyset cursors pinned to the
 //!   first page's snapshot) and `_include` / `_revinclude` (`include`).
 //! - [`compartment`]: the R4 CompartmentDefinitions, for compartment searches.
+//! - `contained`: `_containedType=contained` matches taken out of their
+//!   containers (the plan says where contained rows come from).
 //!
 //! Nothing here knows HTTP or Bundles: `crate::rest::search_type` and its
 //! siblings render a [`execute::Page`] as a `searchset` Bundle.
@@ -26,6 +28,7 @@ pub mod execute;
 pub mod params;
 pub mod plan;
 
+mod contained;
 mod error;
 mod include;
 mod page;

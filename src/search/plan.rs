@@ -11,10 +11,23 @@
 //! ```
 //!
 //! and `SELECT COUNT(*) … FROM m WHERE m.rkey <= <pin>` for `_total`.
+//!
+//! `_contained` (search.html#contained) changes where the rows come from.
+//! A contained resource is a row of `contained_resources` whose index rows
+//! are keyed by its own (negative) key; seen through [`CONTAINED_ROWS`] it
+//! has the columns of a `resources` row, so the same criteria apply to it:
+//!
+//! - `_containedType=container` (the default): the matches are resources,
+//!   those that contain a match (`_contained=true`) or that match or
+//!   contain one (`both`);
+//! - `_containedType=contained`: the matches are the contained resources
+//!   themselves (`true`), or those and the resources that match (`both`, a
+//!   `UNION ALL`). Their `owner` (the container's rkey) is what the pin
+//!   compares and whose version holds the body.
 
 use super::compartment::Membership;
 use super::page::Cursor;
-use super::params::{Contained, SearchRequest};
+use super::params::{Clause, Contained, ContainedType, Criterion, Link, SearchRequest};
 use super::sort::SortColumn;
 use super::sql::{local_reference, Emit, Env};
 use super::SearchError;
@@ -22,13 +35,28 @@ use crate::index::Registry;
 use crate::model::ResourceType;
 use crate::store::{KeyKind, KeyValue, Sql};
 
+/// Contained resources as rows with the columns of `resources` (`rkey` is
+/// the contained resource's key, `rtype` and `id` its own, the version and
+/// time its container's), plus `owner`, `otype` and `oid`: the container's
+/// rkey, type and id.
+const CONTAINED_ROWS: &str = "(SELECT c.ckey AS rkey, c.rkey AS owner, c.rtype, c.id, o.version, \
+     o.last_updated, o.deleted, o.rtype AS otype, o.id AS oid \
+     FROM contained_resources c JOIN resources o ON o.rkey = c.rkey)";
+
+/// The columns of `m` for plans whose rows may be contained resources.
+const OWNER_COLUMNS: &str = "r.owner, r.otype, r.oid";
+
 /// A search compiled against one registry and environment.
 pub struct Plan<'r> {
     request: SearchRequest,
     /// The types searched (empty: every type).
     types: Vec<ResourceType>,
-    /// The condition on `resources r`, its placeholders numbered from `$1`.
+    /// The body of `m`: `SELECT … FROM resources r WHERE <filter>` (or its
+    /// contained variants), its placeholders numbered from `$1`.
     filter: Sql,
+    /// The rows may be contained resources (`_containedType=contained`):
+    /// `m` has the columns `owner`, `otype`, `oid`.
+    contained_rows: bool,
     sort: Vec<SortColumn>,
     env: Env,
     registry: &'r Registry,
@@ -44,9 +72,7 @@ impl<'r> Plan<'r> {
         compartment: &[Membership],
     ) -> Result<Plan<'r>, SearchError> {
         if request.contained != Contained::Excluded {
-            return Err(SearchError::NotSupported(
-                "searching contained resources (_contained)".into(),
-            ));
+            check_contained(&request, compartment)?;
         }
         let types: Vec<ResourceType> = match request.resource_type {
             Some(t) => vec![t],
@@ -57,33 +83,52 @@ impl<'r> Plan<'r> {
             .iter()
             .map(|key| SortColumn::resolve(key, &types, registry))
             .collect::<Result<Vec<_>, _>>()?;
+        let contained_rows =
+            request.contained != Contained::Excluded && request.contained_type == ContainedType::Contained;
         let mut filter = Sql::new("");
         {
             let mut e = Emit::new(&mut filter, &env, registry);
-            e.push("NOT r.deleted");
-            if !types.is_empty() {
-                e.push(" AND ");
-                e.type_in("r.rtype", &types);
-            }
-            if !compartment.is_empty() {
-                e.push(" AND (");
-                for (i, membership) in compartment.iter().enumerate() {
-                    e.push(if i == 0 { "(r.rtype = " } else { " OR (r.rtype = " });
-                    e.text(membership.resource_type.as_str()).push(" AND ");
-                    in_compartment(&mut e, membership);
-                    e.push(")");
+            let resources = "SELECT r.rkey, r.rtype, r.id, r.version, r.last_updated";
+            match (request.contained, request.contained_type) {
+                (Contained::Excluded, _) => {
+                    e.push(resources).push(" FROM resources r WHERE ");
+                    criteria(&mut e, "r", &types, compartment, &request.clauses)?;
                 }
-                e.push(")");
-            }
-            for clause in &request.clauses {
-                e.push(" AND ");
-                e.clause("r", &types, clause)?;
+                (contained, ContainedType::Container) => {
+                    e.push(resources).push(" FROM resources r WHERE NOT r.deleted AND (");
+                    if contained == Contained::Both {
+                        e.push("(");
+                        criteria(&mut e, "r", &types, compartment, &request.clauses)?;
+                        e.push(") OR ");
+                    }
+                    e.push("r.rkey IN (SELECT c.owner FROM ")
+                        .push(CONTAINED_ROWS)
+                        .push(" c WHERE ");
+                    criteria(&mut e, "c", &types, compartment, &request.clauses)?;
+                    e.push("))");
+                }
+                (contained, ContainedType::Contained) => {
+                    if contained == Contained::Both {
+                        e.push(resources)
+                            .push(", r.rkey AS owner, NULL AS otype, NULL AS oid FROM resources r WHERE ");
+                        criteria(&mut e, "r", &types, compartment, &request.clauses)?;
+                        e.push(" UNION ALL ");
+                    }
+                    e.push(resources)
+                        .push(", ")
+                        .push(OWNER_COLUMNS)
+                        .push(" FROM ")
+                        .push(CONTAINED_ROWS)
+                        .push(" r WHERE ");
+                    criteria(&mut e, "r", &types, compartment, &request.clauses)?;
+                }
             }
         }
         Ok(Plan {
             request,
             types,
             filter,
+            contained_rows,
             sort,
             env,
             registry,
@@ -114,18 +159,30 @@ impl<'r> Plan<'r> {
 
     /// `WITH m AS (the matches)`, the start of every statement.
     fn matches(&self) -> Sql {
-        let mut sql =
-            Sql::new("WITH m AS (SELECT r.rkey, r.rtype, r.id, r.version, r.last_updated FROM resources r WHERE ");
+        let mut sql = Sql::new("WITH m AS (");
         sql.embed(&self.filter);
         sql.push(")");
         sql
+    }
+
+    /// The column of `m` the pin applies to: the rkey of the resource that
+    /// holds the row (for a contained resource, its container).
+    fn pinned(&self) -> &'static str {
+        if self.contained_rows {
+            "m.owner"
+        } else {
+            "m.rkey"
+        }
     }
 
     /// How many matches there were when the page set was pinned at `pin`.
     pub(crate) fn count_statement(&self, pin: i64) -> Sql {
         let mut sql = self.matches();
         let mut e = Emit::new(&mut sql, &self.env, self.registry);
-        e.push(" SELECT COUNT(*) AS n FROM m WHERE m.rkey <= ").int(pin);
+        e.push(" SELECT COUNT(*) AS n FROM m WHERE ")
+            .push(self.pinned())
+            .push(" <= ")
+            .int(pin);
         sql
     }
 
@@ -143,6 +200,9 @@ impl<'r> Plan<'r> {
         let mut sql = self.matches();
         let mut e = Emit::new(&mut sql, &self.env, self.registry);
         e.push(", s AS (SELECT m.rkey, m.rtype, m.id, m.version, m.last_updated");
+        if self.contained_rows {
+            e.push(", m.owner, m.otype, m.oid");
+        }
         for (i, key) in self.sort.iter().enumerate() {
             e.push(", ");
             key.emit(&mut e, "m");
@@ -151,7 +211,11 @@ impl<'r> Plan<'r> {
         if count {
             e.push(", COUNT(*) OVER () AS n");
         }
-        e.push(" FROM m WHERE m.rkey <= ").int(pin).push(")");
+        e.push(" FROM m WHERE ")
+            .push(self.pinned())
+            .push(" <= ")
+            .int(pin)
+            .push(")");
         let backward = cursor.is_some_and(|c| c.backward);
         e.push(", p AS MATERIALIZED (SELECT * FROM s");
         if let Some(cursor) = cursor {
@@ -161,13 +225,19 @@ impl<'r> Plan<'r> {
         self.order_by(&mut e, "s", backward);
         e.push(" LIMIT ").int(limit).push(")");
         e.push(" SELECT p.rkey, p.rtype, p.id, p.version, p.last_updated");
+        if self.contained_rows {
+            e.push(", p.otype, p.oid");
+        }
         for i in 0..self.sort.len() {
             e.push(&format!(", p.k{i}"));
         }
         if count {
             e.push(", p.n");
         }
-        e.push(", v.body FROM p JOIN resource_versions v ON v.rkey = p.rkey AND v.version = p.version");
+        let holder = if self.contained_rows { "p.owner" } else { "p.rkey" };
+        e.push(", v.body FROM p JOIN resource_versions v ON v.rkey = ")
+            .push(holder)
+            .push(" AND v.version = p.version");
         self.order_by(&mut e, "p", backward);
         sql
     }
@@ -254,6 +324,72 @@ impl<'r> Plan<'r> {
     }
 }
 
+/// The conditions on the row `r` (a resource, or a contained resource as
+/// [`CONTAINED_ROWS`] shows it): not deleted, of the types, in the
+/// compartment, and every clause.
+fn criteria(
+    e: &mut Emit<'_>,
+    r: &str,
+    types: &[ResourceType],
+    compartment: &[Membership],
+    clauses: &[Clause],
+) -> Result<(), SearchError> {
+    e.push("NOT ").push(r).push(".deleted");
+    if !types.is_empty() {
+        e.push(" AND ");
+        e.type_in(&format!("{r}.rtype"), types);
+    }
+    if !compartment.is_empty() {
+        e.push(" AND (");
+        for (i, membership) in compartment.iter().enumerate() {
+            e.push(if i == 0 { "(" } else { " OR (" });
+            e.push(r).push(".rtype = ");
+            e.text(membership.resource_type.as_str()).push(" AND ");
+            in_compartment(e, r, membership);
+            e.push(")");
+        }
+        e.push(")");
+    }
+    for clause in clauses {
+        e.push(" AND ");
+        e.clause(r, types, clause)?;
+    }
+    Ok(())
+}
+
+/// What `_contained=true|both` cannot be combined with: criteria that
+/// compare a resource's `Type/id` with references (`_has`, `_list`) — a
+/// contained resource's id is only unique within its container, so they
+/// would match references to some other resource; compartments (likewise
+/// by reference to the owner, and a contained resource's compartment is its
+/// container's business); and `_sort` when containers are returned, which
+/// need not be of the searched type whose parameter the key names.
+fn check_contained(request: &SearchRequest, compartment: &[Membership]) -> Result<(), SearchError> {
+    let refuse = |what: &str| {
+        Err(SearchError::NotSupported(format!(
+            "_contained={} with {what}",
+            request.contained.code()
+        )))
+    };
+    if !compartment.is_empty() {
+        return refuse("a compartment search");
+    }
+    for clause in &request.clauses {
+        if matches!(clause.path.first(), Some(Link::Has { .. })) {
+            return refuse("_has");
+        }
+        if clause.path.is_empty() && matches!(clause.criterion, Criterion::List(_)) {
+            return refuse("_list");
+        }
+    }
+    if request.contained_type == ContainedType::Container && !request.sort.is_empty() {
+        return refuse(
+            "_sort and _containedType=container (sort the contained resources with _containedType=contained)",
+        );
+    }
+    Ok(())
+}
+
 fn bind(e: &mut Emit<'_>, value: &KeyValue) {
     match value {
         KeyValue::Null => e.push("NULL"),
@@ -266,14 +402,19 @@ fn bind(e: &mut Emit<'_>, value: &KeyValue) {
 /// The resource is in the compartment: one of the compartment's reference
 /// parameters for its type points at the owner, or it is the owner itself
 /// where the definition says so (`{def}`).
-fn in_compartment(e: &mut Emit<'_>, membership: &Membership) {
+fn in_compartment(e: &mut Emit<'_>, r: &str, membership: &Membership) {
     let x = e.alias("x");
     e.push("(");
     if membership.params.is_empty() {
         e.push("1 = 0");
     } else {
         e.push("EXISTS (SELECT 1 FROM idx_reference ").push(&x).push(" WHERE ");
-        e.push(&x).push(".rkey = r.rkey AND ").push(&x).push(".param IN (");
+        e.push(&x)
+            .push(".rkey = ")
+            .push(r)
+            .push(".rkey AND ")
+            .push(&x)
+            .push(".param IN (");
         for (i, param) in membership.params.iter().enumerate() {
             if i > 0 {
                 e.push(", ");
@@ -293,8 +434,15 @@ fn in_compartment(e: &mut Emit<'_>, membership: &Membership) {
         e.push(")");
     }
     if membership.itself {
-        e.push(" OR (r.rtype = ").text(membership.owner.as_str());
-        e.push(" AND r.id = ").text(membership.id.as_str()).push(")");
+        e.push(" OR (")
+            .push(r)
+            .push(".rtype = ")
+            .text(membership.owner.as_str());
+        e.push(" AND ")
+            .push(r)
+            .push(".id = ")
+            .text(membership.id.as_str())
+            .push(")");
     }
     e.push(")");
 }

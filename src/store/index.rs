@@ -26,6 +26,32 @@ pub(super) const COMPOSITE_SLOTS: usize = 3;
 /// and a thousand values would otherwise write a million rows).
 const MAX_COMPOSITE_ROWS: usize = 1024;
 
+/// The keys of contained resources' index rows (migrations/*/
+/// `…_contained_resources.sql`): `-2^62 + rkey * 2^20 + position`, negative
+/// where rkeys are positive, so no ordinary search can match them, and one
+/// range per container, ordered by container then position.
+const CONTAINED_BASE: i64 = -(1 << 62);
+const CONTAINED_SPAN: i64 = 1 << 20;
+
+/// The key of the contained resource at `position` (1-based) of the
+/// resource `rkey`; `None` past the limits (see the migration).
+pub(crate) fn contained_key(rkey: i64, position: u32) -> Option<i64> {
+    let position = i64::from(position);
+    if !(1..CONTAINED_SPAN).contains(&position) {
+        return None;
+    }
+    rkey.checked_mul(CONTAINED_SPAN)?
+        .checked_add(CONTAINED_BASE)?
+        .checked_add(position)
+        .filter(|key| *key < 0)
+}
+
+/// [`contained_key`] in SQL, for the PostgreSQL flush, where the rkey is
+/// assigned by the statement itself. Overflow is an error there, as here.
+pub(super) fn contained_key_sql(rkey: &str, position: &str) -> String {
+    format!("({CONTAINED_BASE} + {rkey} * {CONTAINED_SPAN} + {position})")
+}
+
 /// An index table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Table {
@@ -189,14 +215,25 @@ impl Table {
     /// PostgreSQL: inserts the rows of JSON parameter `placeholder` (`$7`),
     /// taking each row's rkey from the CTE `k` by its `key` (= `k.ord`).
     pub(super) fn postgres_insert(self, placeholder: &str) -> String {
+        self.postgres_insert_keyed(placeholder, "k.rkey", "")
+    }
+
+    /// [`postgres_insert`](Self::postgres_insert) of contained resources'
+    /// rows, which also carry their `sub` position: keyed by
+    /// [`contained_key`] of the container's rkey.
+    pub(super) fn postgres_insert_contained(self, placeholder: &str) -> String {
+        self.postgres_insert_keyed(placeholder, &contained_key_sql("k.rkey", "j.sub"), "sub bigint, ")
+    }
+
+    fn postgres_insert_keyed(self, placeholder: &str, key: &str, sub: &str) -> String {
         let columns = self.columns();
         let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
         let typed: Vec<String> = columns.iter().map(|(n, t)| format!("{n} {}", t.postgres())).collect();
         let param = self.param_column();
         format!(
             "INSERT INTO {table} (rkey, {param}{names}) \
-             SELECT k.rkey, {selected_param}j.{selected} \
-             FROM json_to_recordset({placeholder}::json) AS j(key bigint, {param_type}{typed}) \
+             SELECT {key}, {selected_param}j.{selected} \
+             FROM json_to_recordset({placeholder}::json) AS j(key bigint, {sub}{param_type}{typed}) \
              JOIN k ON k.ord = j.key",
             table = self.name(),
             selected_param = if self.has_param() { "j.param, " } else { "" },
@@ -233,67 +270,88 @@ pub fn index_float(value: Decimal) -> f64 {
     value.to_string().parse().unwrap_or_else(|_| value.as_f64())
 }
 
-/// The index rows of one flush: a JSON array in the making per table.
+/// The index rows of one flush: a JSON array in the making per table, and
+/// one per table for contained resources' rows whose key the statement
+/// computes (PostgreSQL; see [`IndexRows::push_contained`]).
 #[derive(Debug, Default)]
 pub(super) struct IndexRows {
     json: [Vec<u8>; 9],
+    contained: [Vec<u8>; 9],
 }
 
 impl IndexRows {
     /// Adds the rows of one version's `entries`, tied to `key`.
     pub(super) fn push(&mut self, key: i64, entries: &[IndexEntry]) {
-        for entry in entries {
-            match &entry.value {
-                IndexValue::Composite { components } => self.push_composite(key, &entry.code, components),
-                value => {
-                    let table = Table::of(value);
-                    let param = table.has_param().then_some(entry.code.as_str());
-                    let mut row = Row::start(&mut self.json[table.index()], key, param);
-                    row.value(value);
-                    row.finish();
-                }
-            }
-        }
+        push_rows(&mut self.json, key, None, entries);
     }
 
-    /// One row per combination of the components' values.
-    fn push_composite(&mut self, key: i64, param: &str, components: &[Vec<IndexValue>]) {
-        if components.is_empty()
-            || components.len() > COMPOSITE_SLOTS
-            || composite_rows(components) > MAX_COMPOSITE_ROWS
-        {
-            return;
-        }
-        let buf = &mut self.json[Table::Composite.index()];
-        let mut choice = vec![0usize; components.len()];
-        loop {
-            let mut row = Row::start(buf, key, Some(param));
-            for (slot, (values, &i)) in components.iter().zip(&choice).enumerate() {
-                row.prefix = SLOT_PREFIXES[slot];
-                if let Some(value) = values.get(i) {
-                    row.value(value);
-                }
-            }
-            row.finish();
-            if !next_combination(&mut choice, components) {
-                return;
-            }
-        }
+    /// Adds the rows of a contained resource, tied to `key` (its
+    /// container's, as in [`push`](Self::push)) and its position `sub`:
+    /// they are inserted under [`contained_key`] of both.
+    pub(super) fn push_contained(&mut self, key: i64, sub: u32, entries: &[IndexEntry]) {
+        push_rows(&mut self.contained, key, Some(sub), entries);
     }
 
     /// The JSON array for `table`, or `None` if it has no rows.
     pub(super) fn take(&mut self, table: Table) -> Option<String> {
-        let buf = std::mem::take(&mut self.json[table.index()]);
-        if buf.is_empty() {
-            return None;
-        }
-        let mut text = String::with_capacity(buf.len() + 2);
-        text.push('[');
-        // Only serde_json and ASCII punctuation wrote `buf`: valid UTF-8.
-        text.push_str(&String::from_utf8_lossy(&buf));
-        text.push(']');
-        Some(text)
+        json_array(std::mem::take(&mut self.json[table.index()]))
     }
+
+    /// The JSON array of contained rows for `table`, or `None`.
+    pub(super) fn take_contained(&mut self, table: Table) -> Option<String> {
+        json_array(std::mem::take(&mut self.contained[table.index()]))
+    }
+}
+
+fn push_rows(json: &mut [Vec<u8>; 9], key: i64, sub: Option<u32>, entries: &[IndexEntry]) {
+    for entry in entries {
+        match &entry.value {
+            IndexValue::Composite { components } => {
+                push_composite(&mut json[Table::Composite.index()], key, sub, &entry.code, components)
+            }
+            value => {
+                let table = Table::of(value);
+                let param = table.has_param().then_some(entry.code.as_str());
+                let mut row = Row::start(&mut json[table.index()], key, sub, param);
+                row.value(value);
+                row.finish();
+            }
+        }
+    }
+}
+
+/// One row per combination of the components' values.
+fn push_composite(buf: &mut Vec<u8>, key: i64, sub: Option<u32>, param: &str, components: &[Vec<IndexValue>]) {
+    if components.is_empty() || components.len() > COMPOSITE_SLOTS || composite_rows(components) > MAX_COMPOSITE_ROWS {
+        return;
+    }
+    let mut choice = vec![0usize; components.len()];
+    loop {
+        let mut row = Row::start(buf, key, sub, Some(param));
+        for (slot, (values, &i)) in components.iter().zip(&choice).enumerate() {
+            row.prefix = SLOT_PREFIXES[slot];
+            if let Some(value) = values.get(i) {
+                row.value(value);
+            }
+        }
+        row.finish();
+        if !next_combination(&mut choice, components) {
+            return;
+        }
+    }
+}
+
+/// `[rows]`, or `None` if there are none.
+fn json_array(buf: Vec<u8>) -> Option<String> {
+    if buf.is_empty() {
+        return None;
+    }
+    let mut text = String::with_capacity(buf.len() + 2);
+    text.push('[');
+    // Only serde_json and ASCII punctuation wrote `buf`: valid UTF-8.
+    text.push_str(&String::from_utf8_lossy(&buf));
+    text.push(']');
+    Some(text)
 }
 
 const SLOT_PREFIXES: [&str; COMPOSITE_SLOTS] = ["c1_", "c2_", "c3_"];
@@ -328,13 +386,16 @@ struct Row<'b> {
 }
 
 impl<'b> Row<'b> {
-    fn start(buf: &'b mut Vec<u8>, key: i64, param: Option<&str>) -> Self {
+    fn start(buf: &'b mut Vec<u8>, key: i64, sub: Option<u32>, param: Option<&str>) -> Self {
         if !buf.is_empty() {
             buf.push(b',');
         }
         buf.extend_from_slice(b"{\"key\":");
         buf.extend_from_slice(key.to_string().as_bytes());
         let mut row = Row { buf, prefix: "" };
+        if let Some(sub) = sub {
+            row.int("sub", i64::from(sub));
+        }
         row.text("param", param);
         row
     }
@@ -676,6 +737,47 @@ mod tests {
         let found = rows(&mut batch, Table::Token);
         assert_eq!(found[0]["text"], "blood pressure");
         assert!(found[0].get("system").is_none(), "no system must stay NULL");
+    }
+
+    /// Contained keys never meet rkeys (so ordinary searches cannot match
+    /// them), a container's keys are one range in position order, and the
+    /// keys of consecutive containers do not overlap.
+    #[test]
+    fn contained_keys_are_negative_ordered_and_disjoint_per_container() {
+        let key = |rkey, position| contained_key(rkey, position).unwrap_or(0);
+        assert!(key(1, 1) < 0 && key((1 << 42) - 1, (1 << 20) - 1) < 0);
+        assert!(key(1, 1) < key(1, 2) && key(1, (1 << 20) - 1) < key(2, 1));
+        assert_eq!(contained_key(1, 0), None);
+        assert_eq!(contained_key(1, 1 << 20), None);
+        assert_eq!(contained_key(1 << 42, 1), None);
+        assert_eq!(contained_key(i64::MAX, 1), None);
+        // The SQL computes the same key.
+        assert_eq!(
+            contained_key_sql("7", "3"),
+            format!("({CONTAINED_BASE} + 7 * {CONTAINED_SPAN} + 3)")
+        );
+        assert_eq!(CONTAINED_BASE + 7 * CONTAINED_SPAN + 3, key(7, 3));
+    }
+
+    /// A contained resource's rows carry the container's key and their
+    /// position, kept apart from the container's own rows.
+    #[test]
+    fn contained_rows_carry_their_position_apart_from_the_containers() {
+        let mut batch = IndexRows::default();
+        batch.push(4, &every_kind()[..1]);
+        batch.push_contained(4, 2, &every_kind()[..1]);
+        let own = rows(&mut batch, Table::String);
+        assert_eq!(own.len(), 1);
+        assert!(own[0].get("sub").is_none());
+        let text = batch.take_contained(Table::String).unwrap_or_default();
+        let contained: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(contained.len(), 1);
+        assert_eq!(
+            (contained[0]["key"].as_i64(), contained[0]["sub"].as_i64()),
+            (Some(4), Some(2))
+        );
+        let insert = Table::String.postgres_insert_contained("$1");
+        assert!(insert.contains("sub bigint") && insert.contains(&contained_key_sql("k.rkey", "j.sub")));
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod write;
 pub use error::StoreError;
 pub use feed::{Change, ChangeOp, FeedCursor};
 pub use history::{HistoryPage, HistoryQuery, HistoryScope};
+pub(crate) use index::contained_key;
 pub use index::index_float;
 pub use reindex::ReindexJob;
 pub use search::{FoundRow, KeyKind, KeyValue};

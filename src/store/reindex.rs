@@ -97,10 +97,19 @@ impl Store {
     }
 }
 
+fn push_types(sql: &mut Sql, types: &[String]) {
+    for (i, t) in types.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.arg(Arg::Text(t.clone()));
+    }
+}
+
 impl WriteTx {
-    /// Up to `limit` current resources of `types` after `after_rkey` in key
-    /// order (only those last updated at or after `since`, if given), with
-    /// their bodies. On PostgreSQL they are locked until commit, so no
+    /// Up to `limit` current resources of `types`, or containing a
+    /// resource of `types`, after `after_rkey` in key order (only those
+    /// last updated at or after `since`, if given), with their bodies. On PostgreSQL they are locked until commit, so no
     /// writer replaces their rows meanwhile; those a writer holds now are
     /// skipped — that writer is storing a new version, whose rows the
     /// catch-up pass checks.
@@ -116,14 +125,11 @@ impl WriteTx {
              JOIN resource_versions v ON v.rkey = r.rkey AND v.version = r.version \
              WHERE NOT r.deleted AND r.rkey > ",
         );
-        sql.arg(Arg::Int(after_rkey)).push(" AND r.rtype IN (");
-        for (i, t) in types.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.arg(Arg::Text(t.clone()));
-        }
-        sql.push(")");
+        sql.arg(Arg::Int(after_rkey)).push(" AND (r.rtype IN (");
+        push_types(&mut sql, types);
+        sql.push(") OR r.rkey IN (SELECT c.rkey FROM contained_resources c WHERE c.rtype IN (");
+        push_types(&mut sql, types);
+        sql.push(")))");
         if let Some(since) = since {
             sql.push(" AND r.last_updated >= ").arg(Arg::Int(since));
         }
@@ -144,7 +150,8 @@ impl WriteTx {
     }
 
     /// Replaces the index rows of parameter `code` of the resources in
-    /// `rows` (by key) with the entries given.
+    /// `rows` (by key: an rkey, or a contained resource's key) with the
+    /// entries given.
     pub async fn replace_param_rows(&mut self, code: &str, rows: &[(i64, Vec<IndexEntry>)]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());

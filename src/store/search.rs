@@ -26,15 +26,22 @@ pub enum KeyValue {
     Real(f64),
 }
 
-/// A current resource found by a search statement.
+/// A current resource found by a search statement, or a resource contained
+/// in one (`_containedType=contained`).
 #[derive(Debug, Clone)]
 pub struct FoundRow {
+    /// The resource key (for a contained resource, its negative key).
     pub rkey: i64,
     pub resource_type: String,
     pub id: String,
     pub version: i64,
     pub last_updated: i64,
+    /// The resource as stored; for a contained resource, its container
+    /// (until `crate::search` takes the contained one out).
     pub body: Vec<u8>,
+    /// For a contained resource: the type and id of its container
+    /// (columns `otype`, `oid`).
+    pub container: Option<(String, String)>,
     /// The sort keys `k0`, `k1`… the statement selected, in order.
     pub keys: Vec<KeyValue>,
     /// The number of matches, when the statement counted them (column `n`).
@@ -80,10 +87,22 @@ pub(super) fn found(row: &AnyRow, keys: &[KeyKind]) -> Result<FoundRow, StoreErr
         // version always has a body.
         body: body.ok_or_else(|| StoreError::Corrupt("a current, undeleted version has no body".into()))?,
         keys,
+        container: container(row)?,
         // `n` is selected only by page statements that count; absent, it is
         // not an error.
         total: row.try_get::<i64, _>("n").ok(),
     })
+}
+
+/// The container's `(otype, oid)`, when the statement selected them and
+/// the row is a contained resource.
+fn container(row: &AnyRow) -> Result<Option<(String, String)>, StoreError> {
+    if row.try_column("otype").is_err() {
+        return Ok(None);
+    }
+    let otype: Option<String> = row.try_get("otype")?;
+    let oid: Option<String> = row.try_get("oid")?;
+    Ok(otype.zip(oid))
 }
 
 fn key(row: &AnyRow, column: &str, kind: KeyKind) -> Result<KeyValue, StoreError> {

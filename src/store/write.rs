@@ -12,14 +12,15 @@
 //! `BEGIN`/`COMMIT`. SQLite has one writer, so its transaction is opened at
 //! once and holds the writer until commit.
 
+use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
-use super::index::{IndexRows, Table};
+use super::index::{contained_key, contained_key_sql, IndexRows, Table};
 use super::search::{found, FoundRow, KeyKind};
 use super::sql::{Arg, Sql};
 use super::{Dialect, Method, StoreError};
-use crate::index::IndexEntry;
+use crate::index::{ContainedEntries, IndexEntry};
 
 /// Rows buffered before a flush is forced (keeps a statement's parameters
 /// below both databases' limits: 9 per row, plus one per index table).
@@ -72,6 +73,9 @@ pub struct NewVersion<'a> {
     /// body); they replace the previous version's rows. Empty for a delete,
     /// which leaves the resource with no index rows.
     pub index: Vec<IndexEntry>,
+    /// What its contained resources are indexed under (`_contained`
+    /// searches); they replace the previous version's. Empty for a delete.
+    pub contained: Vec<ContainedEntries>,
 }
 
 /// A version waiting to be flushed. `rkey` is `None` for a new resource.
@@ -85,6 +89,7 @@ struct Pending {
     body: Option<Vec<u8>>,
     op: &'static str,
     index: Vec<IndexEntry>,
+    contained: Vec<ContainedEntries>,
 }
 
 pub struct WriteTx {
@@ -252,6 +257,7 @@ impl WriteTx {
             body: v.body.map(<[u8]>::to_vec),
             op,
             index: v.index,
+            contained: v.contained,
         });
         if self.pending.len() >= FLUSH_ROWS {
             self.flush().await?;
@@ -318,8 +324,13 @@ where
         return Ok(());
     }
     let mut index = IndexRows::default();
+    let mut contained = ContainedRows::default();
     for (ord, p) in pending.iter().enumerate() {
         index.push(ord as i64, &p.index);
+        for c in &p.contained {
+            index.push_contained(ord as i64, c.position, &c.entries);
+            contained.push(ord as i64, c);
+        }
     }
     let replaces = pending.iter().any(|p| p.rkey.is_some());
     let mut sql = Sql::new("WITH x (ord, rkey, rtype, id, version, last_updated, method, body, op) AS (VALUES ");
@@ -348,7 +359,7 @@ where
          v AS (INSERT INTO resource_versions (rkey, rtype, id, version, last_updated, method, body) \
                SELECT rkey, rtype, id, version, last_updated, method, body FROM k ORDER BY ord)",
     );
-    push_postgres_index(&mut sql, index, replaces);
+    push_postgres_index(&mut sql, index, contained, replaces);
     sql.push(
         " INSERT INTO change_feed (rkey, rtype, id, version, op, at) \
          SELECT rkey, rtype, id, version, op, last_updated FROM k ORDER BY ord",
@@ -361,18 +372,83 @@ where
 /// written, a `DELETE` of their old rows per table; then an `INSERT` per
 /// table with rows. All parts of one statement run on the same snapshot, so
 /// the deletes cannot see (and remove) the rows inserted beside them.
-fn push_postgres_index(sql: &mut Sql, mut index: IndexRows, replaces: bool) {
+///
+/// Contained resources likewise: the old `contained_resources` rows of the
+/// resources written are deleted, and the index rows under their keys
+/// (`delc_*`, which touch nothing when there were none); the new ones are
+/// inserted under keys computed from the rkeys of `k`.
+fn push_postgres_index(sql: &mut Sql, mut index: IndexRows, mut contained: ContainedRows, replaces: bool) {
+    if replaces {
+        sql.push(
+            ", del_contained AS (DELETE FROM contained_resources \
+             WHERE rkey IN (SELECT rkey FROM x WHERE rkey IS NOT NULL) RETURNING ckey)",
+        );
+    }
+    if let Some(json) = contained.take() {
+        let placeholder = sql.placeholder(Arg::Text(json));
+        sql.push(&format!(
+            ", ins_contained AS (INSERT INTO contained_resources (ckey, rkey, rtype, id) \
+             SELECT {}, k.rkey, j.rtype, j.id \
+             FROM json_to_recordset({placeholder}::json) AS j(key bigint, sub bigint, rtype text, id text) \
+             JOIN k ON k.ord = j.key)",
+            contained_key_sql("k.rkey", "j.sub")
+        ));
+    }
     for table in Table::ALL {
         let name = table.name();
         if replaces {
             sql.push(&format!(
                 ", del_{name} AS (DELETE FROM {name} WHERE rkey IN (SELECT rkey FROM x WHERE rkey IS NOT NULL))"
             ));
+            sql.push(&format!(
+                ", delc_{name} AS (DELETE FROM {name} WHERE rkey IN (SELECT ckey FROM del_contained))"
+            ));
         }
         if let Some(json) = index.take(table) {
             let placeholder = sql.placeholder(Arg::Text(json));
             sql.push(&format!(", ins_{name} AS ({})", table.postgres_insert(&placeholder)));
         }
+        if let Some(json) = index.take_contained(table) {
+            let placeholder = sql.placeholder(Arg::Text(json));
+            sql.push(&format!(
+                ", insc_{name} AS ({})",
+                table.postgres_insert_contained(&placeholder)
+            ));
+        }
+    }
+}
+
+/// The `contained_resources` rows of one flush, as a JSON array in the
+/// making: `{"key", "sub", "rtype", "id"}` per contained resource, `key`
+/// being what ties it to its container (as in [`IndexRows`]) and `sub` its
+/// position; on SQLite `ckey` too.
+#[derive(Debug, Default)]
+struct ContainedRows {
+    json: Vec<Value>,
+}
+
+impl ContainedRows {
+    fn push(&mut self, key: i64, contained: &ContainedEntries) {
+        self.json.push(json!({
+            "key": key,
+            "sub": contained.position,
+            "rtype": contained.resource_type,
+            "id": contained.id,
+        }));
+    }
+
+    fn push_keyed(&mut self, rkey: i64, ckey: i64, contained: &ContainedEntries) {
+        self.json.push(json!({
+            "key": rkey,
+            "ckey": ckey,
+            "rtype": contained.resource_type,
+            "id": contained.id,
+        }));
+    }
+
+    fn take(&mut self) -> Option<String> {
+        let rows = std::mem::take(&mut self.json);
+        (!rows.is_empty()).then(|| Value::Array(rows).to_string())
     }
 }
 
@@ -466,20 +542,45 @@ async fn write_index_sqlite(
     if !replaced.is_empty() {
         let keys: Vec<String> = replaced.iter().map(i64::to_string).collect();
         let keys = format!("[{}]", keys.join(","));
-        for table in Table::ALL {
-            let sql = format!(
-                "DELETE FROM {} WHERE rkey IN (SELECT value FROM json_each($1))",
-                table.name()
-            );
-            sqlx::query(&sql).bind(keys.as_str()).execute(&mut **tx).await?;
+        delete_index_rows(tx, &keys).await?;
+        // The contained resources of the replaced versions, and their rows.
+        let gone = sqlx::query(
+            "DELETE FROM contained_resources WHERE rkey IN (SELECT value FROM json_each($1)) RETURNING ckey",
+        )
+        .bind(keys.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+        if !gone.is_empty() {
+            let ckeys = gone
+                .iter()
+                .map(|row| row.try_get::<i64, _>("ckey").map(|k| k.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            delete_index_rows(tx, &format!("[{}]", ckeys.join(","))).await?;
         }
     }
     let mut index = IndexRows::default();
+    let mut contained = ContainedRows::default();
     for p in pending {
         let rkey = p
             .rkey
             .ok_or_else(|| StoreError::Corrupt("a flushed version has no rkey".into()))?;
         index.push(rkey, &p.index);
+        for c in &p.contained {
+            let ckey = contained_key(rkey, c.position).ok_or_else(|| {
+                StoreError::Corrupt(format!("no contained key for rkey {rkey}, position {}", c.position))
+            })?;
+            index.push(ckey, &c.entries);
+            contained.push_keyed(rkey, ckey, c);
+        }
+    }
+    if let Some(json) = contained.take() {
+        sqlx::query(
+            "INSERT INTO contained_resources (ckey, rkey, rtype, id) \
+             SELECT value ->> '$.ckey', value ->> '$.key', value ->> '$.rtype', value ->> '$.id' FROM json_each($1)",
+        )
+        .bind(json)
+        .execute(&mut **tx)
+        .await?;
     }
     for table in Table::ALL {
         if let Some(json) = index.take(table) {
@@ -488,6 +589,18 @@ async fn write_index_sqlite(
                 .execute(&mut **tx)
                 .await?;
         }
+    }
+    Ok(())
+}
+
+/// Deletes the index rows of the keys in the JSON array `keys`, every table.
+async fn delete_index_rows(tx: &mut Transaction<'static, Any>, keys: &str) -> Result<(), StoreError> {
+    for table in Table::ALL {
+        let sql = format!(
+            "DELETE FROM {} WHERE rkey IN (SELECT value FROM json_each($1))",
+            table.name()
+        );
+        sqlx::query(&sql).bind(keys).execute(&mut **tx).await?;
     }
     Ok(())
 }

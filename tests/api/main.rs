@@ -18,3 +18,4 @@ mod search;
 mod search_parameters;
 mod synthea;
 mod terminology;
+mod validation;

@@ -150,6 +150,33 @@ async fn changing_a_search_parameter_reindexes_with_its_new_definition(backend: 
     assert_eq!(ids(&app, "Patient?nickname=robert").await, vec![id]);
 }
 
+/// The reindex job also indexes the contained resources of the
+/// parameter's types, inside containers of any type, for `_contained`
+/// searches; the containers' own rows stay as they were.
+async fn a_new_search_parameter_covers_contained_resources(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let real = app.create(&patient("Robert", "Bob")).await;
+    let mut inner = patient("Roberto", "Bob");
+    inner["id"] = json!("pt");
+    let observation = json!({"resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1-8"}]},
+        "subject": {"reference": "#pt"}, "contained": [inner]});
+    let container = app.create(&observation).await;
+    let r = app.post("SearchParameter", &nickname_parameter()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    wait_for_jobs(&app, 1).await;
+    assert_eq!(ids(&app, "Patient?nickname=bob").await, vec![real.clone()]);
+    assert_eq!(
+        ids(&app, "Patient?nickname=bob&_contained=true").await,
+        vec![container.clone()]
+    );
+    assert_eq!(
+        ids(&app, "Patient?nickname=bob&_contained=true&_containedType=contained").await,
+        vec!["pt".to_owned()]
+    );
+    assert_eq!(ids(&app, "Observation?code=1-8").await, vec![container]);
+}
+
 async fn unusable_search_parameters_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut bad = nickname_parameter();
@@ -205,5 +232,6 @@ on_both_backends!(
     package_search_parameters_are_searchable,
     a_new_search_parameter_covers_old_and_new_resources,
     changing_a_search_parameter_reindexes_with_its_new_definition,
+    a_new_search_parameter_covers_contained_resources,
     unusable_search_parameters_are_refused,
 );

@@ -351,6 +351,34 @@ fn codes_of_contained_resources_are_not_the_containers() {
         .any(|v| matches!(v, IndexValue::Token { code: Some(c), .. } if c == "0000-0")));
 }
 
+/// The contained resources are extracted apart, each under its own type's
+/// parameters and its position, for `_contained` searches.
+#[test]
+fn contained_resources_are_extracted_apart_by_position() {
+    let mut container = observation();
+    container["contained"]
+        .as_array_mut()
+        .expect("contained")
+        .insert(1, json!({"resourceType": "Medication"}));
+    let extraction = extract(Registry::r4(), &container);
+    let found: Vec<_> = extraction
+        .contained
+        .iter()
+        .map(|c| (c.position, c.resource_type.as_str(), c.id.as_str()))
+        .collect();
+    // Position 2 has no id: it cannot be returned, so it is not indexed.
+    assert_eq!(found, [(1, "Patient", "p"), (3, "Observation", "inner")]);
+    let inner = &extraction.contained[1].entries;
+    assert!(inner
+        .iter()
+        .any(|e| e.code == "code" && matches!(&e.value, IndexValue::Token { code: Some(c), .. } if c == "0000-0")));
+    let types = ["Observation".to_owned()];
+    let codes = extract_param_contained(Registry::r4(), &container, "code", &types);
+    assert_eq!(codes.len(), 1);
+    assert_eq!(codes[0].0, 3);
+    assert_eq!(codes[0].1.len(), 1);
+}
+
 /// code-value-quantity pairs the code with the value of the same
 /// Observation; component-code-value-quantity pairs each component's.
 #[test]

@@ -14,7 +14,7 @@ mod json_patch;
 use serde_json::Value;
 
 use super::update::check_update_body;
-use super::write::{check_if_match, store_version};
+use super::write::{check_if_match, check_profiles, store_version};
 use super::{Context, IfMatch, Written};
 use crate::error::FhirError;
 use crate::model::{Id, ResourceType};
@@ -99,6 +99,7 @@ pub(super) async fn apply(
         FhirError::Invalid(issues) => FhirError::Unprocessable(issues),
         other => other,
     })?;
+    let warnings = check_profiles(ctx, &resource)?;
     let version = store_version(
         tx,
         ctx,
@@ -112,5 +113,6 @@ pub(super) async fn apply(
     Ok(Written {
         version,
         created: false,
+        warnings,
     })
 }

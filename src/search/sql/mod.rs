@@ -289,11 +289,8 @@ impl<'a> Emit<'a> {
                 // `:not`: no value matches, which includes having no value
                 // at all (search.html#modifiers).
                 self.exists(*mode == TokenMatch::Not, "idx_token", resource, code, |e, x| {
-                    let columns = token::Columns::table(x);
-                    e.any(values, |e, value| {
-                        token::condition(e, &columns, value);
-                        Ok(())
-                    })
+                    token::any(e, &token::Columns::table(x), values);
+                    Ok(())
                 })
             }
             Criterion::Token(TokenMatch::Above | TokenMatch::Below, _) => Err(SearchError::NotSupported(format!(
@@ -354,10 +351,8 @@ impl<'a> Emit<'a> {
                     system: format!("{x}.id_system"),
                     code: format!("{x}.id_value"),
                 };
-                e.any(values, |e, value| {
-                    token::condition(e, &columns, value);
-                    Ok(())
-                })
+                token::any(e, &columns, values);
+                Ok(())
             }),
             Criterion::Uri(mode, values) => self.exists(false, "idx_uri", resource, code, |e, x| {
                 let column = format!("{x}.value");

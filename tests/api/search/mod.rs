@@ -5,6 +5,7 @@
 //! independent brute-force evaluator.
 
 mod chains;
+mod contained;
 mod interactions;
 mod oracle;
 mod paging;
