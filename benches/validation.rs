@@ -66,7 +66,7 @@ fn run() -> Result<()> {
     let patient = example(&us_core_examples, "Patient-example.json")?;
     let blood_pressure = example(&us_core_examples, "Observation-blood-pressure.json")?;
     let individuo = br_individuo();
-    let bundle = synthea_bundle(&terminology, &registry)?;
+    let bundle = synthea_bundle(&validator, &registry)?;
 
     println!(
         "Ipê profile validation benchmark: {} CPUs, release build",
@@ -266,14 +266,14 @@ fn br_individuo() -> Value {
 /// The first Synthea Bundle with at least 300 entries, cut to 300, each
 /// entry declaring (in `meta.profile`) the US Core profile that matches it
 /// best — as a US Core client would send it.
-fn synthea_bundle(terminology: &TerminologyService, registry: &CanonicalRegistry) -> Result<Value> {
+fn synthea_bundle(validator: &ProfileValidator, registry: &CanonicalRegistry) -> Result<Value> {
     let candidates: Vec<String> = registry
         .entries("StructureDefinition")
         .iter()
         .map(|e| e.url.clone())
         .filter(|url| url.starts_with(US_CORE))
         .collect();
-    let finder = BindingFinder::new(terminology);
+    let finder = BindingFinder::new(validator);
     for bundle in support::read_synthea()? {
         if bundle.resources < BUNDLE_ENTRIES {
             continue;

@@ -105,6 +105,11 @@ pub(crate) struct Rule {
     pub min_value: Option<Value>,
     pub max_value: Option<Value>,
     pub max_length: Option<usize>,
+    /// The `minLength` extension of the element definition.
+    pub min_length: Option<usize>,
+    /// The `elementdefinition-mustHaveValue` extension: a primitive here
+    /// needs a value, extensions alone do not do.
+    pub must_have_value: bool,
     pub constraints: Vec<Constraint>,
     pub slicing: Option<Slicing>,
     /// `contentReference` target, as an element id (`Questionnaire.item`).
@@ -200,10 +205,26 @@ fn rule(e: &Value) -> Rule {
         min_value: value_of("minValue"),
         max_value: value_of("maxValue"),
         max_length: e.get("maxLength").and_then(Value::as_u64).map(|m| m as usize),
+        min_length: extension(e, MIN_LENGTH)
+            .and_then(|x| x.get("valueInteger"))
+            .and_then(Value::as_u64)
+            .map(|m| m as usize),
+        must_have_value: extension(e, MUST_HAVE_VALUE).and_then(|x| x.get("valueBoolean")) == Some(&Value::Bool(true)),
         constraints: constraints(e),
         slicing: e.get("slicing").map(slicing),
         content_reference: s("contentReference").map(|r| r.rsplit('#').next().unwrap_or(r).to_owned()),
     }
+}
+
+const MIN_LENGTH: &str = "http://hl7.org/fhir/StructureDefinition/minLength";
+const MUST_HAVE_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/elementdefinition-mustHaveValue";
+
+/// The element definition's extension of that url.
+fn extension<'e>(e: &'e Value, url: &str) -> Option<&'e Value> {
+    e.get("extension")?
+        .as_array()?
+        .iter()
+        .find(|x| x.get("url").and_then(Value::as_str) == Some(url))
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {

@@ -217,6 +217,9 @@ fn allowed_here(ext: &Definition, (path, kind): (&str, &str), strict: bool) -> b
                     || expression == kind
                     || expression == "Element"
                     || r4().is_a(kind, &expression)
+                    || (is_canonical_resource(&expression)
+                        && path == kind
+                        && r4().get(kind).is_some_and(|t| t.child("", "url").is_some()))
                     || in_type(&expression, &path)
             }
             // fhirpath contexts are judged by evaluation (unless `strict`);
@@ -243,4 +246,11 @@ fn in_type(expression: &str, path: &str) -> bool {
 /// The domains the Java validator lets carry unknown extensions.
 fn is_example(url: &str) -> bool {
     ["example.org", "acme.com", "nema.org"].iter().any(|d| url.contains(d))
+}
+
+/// R5's abstract parents of the conformance resources, which R4 lacks but
+/// extension contexts name (`structuredefinition-standards-status`): an R4
+/// resource with a `url` stands for them.
+fn is_canonical_resource(expression: &str) -> bool {
+    matches!(expression, "CanonicalResource" | "MetadataResource")
 }

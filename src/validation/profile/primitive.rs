@@ -71,6 +71,17 @@ impl Walker<'_, '_> {
                 ),
             );
         }
+        if let Some(min) = rule.min_length.filter(|m| length < *m) {
+            self.error(
+                IssueType::Value,
+                path,
+                format!(
+                    "Value '{}' is shorter than the minimum length of {min} for {}",
+                    clip(text),
+                    rule.path
+                ),
+            );
+        }
         if kind == "xhtml" {
             self.narrative(text, path);
         }

@@ -239,10 +239,16 @@ pub(super) fn resolve<'v>(reference: &str, ctx: Ctx<'v>, bundle: Option<&'v Valu
     }
     let entries = bundle?.get("entry")?.as_array()?;
     let reference = reference.split("/_history/").next().unwrap_or(reference);
-    if let Some(found) = entries
-        .iter()
-        .find(|e| e.get("fullUrl").and_then(Value::as_str) == Some(reference))
-    {
+    // By fullUrl: the same, or for a relative reference one ending with it
+    // (whatever the entry holds — a wrong type there is the reference's
+    // fault, reported as such).
+    let suffix = format!("/{reference}");
+    let relative = !reference.contains(':');
+    if let Some(found) = entries.iter().find(|e| {
+        e.get("fullUrl")
+            .and_then(Value::as_str)
+            .is_some_and(|u| u == reference || (relative && u.ends_with(&suffix)))
+    }) {
         return found.get("resource");
     }
     let (kind, id) = type_and_id(reference)?;

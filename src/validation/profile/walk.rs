@@ -196,6 +196,16 @@ impl<'s, 'v> Walker<'s, 'v> {
     pub fn element(&mut self, def: &Arc<Definition>, at: usize, item: Item<'v>, kind: &str, path: &str, ctx: Ctx<'v>) {
         let rule = def.rule(at);
         if is_primitive(kind) {
+            if item.value.is_none() && rule.must_have_value {
+                self.error(
+                    IssueType::Required,
+                    path,
+                    format!(
+                        "{} must have a value here, not only extensions (mustHaveValue)",
+                        rule.path
+                    ),
+                );
+            }
             if let Some(value) = item.value {
                 self.primitive(rule, value, kind, path);
                 self.values(rule, value, kind, path);
