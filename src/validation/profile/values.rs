@@ -112,7 +112,9 @@ impl Walker<'_, '_> {
             return;
         }
         let registry = self.validator.registry();
-        if registry.value_set(system).is_some() && registry.code_system(system).is_none() {
+        // Entries, not parsed resources: this runs for every Coding.
+        let names = |kind: &str| registry.resolve_entry(Some(kind), system).is_some();
+        if names("ValueSet") && !names("CodeSystem") {
             self.error(
                 IssueType::Value,
                 &here,
