@@ -12,6 +12,7 @@ pub mod conditional;
 pub mod create;
 pub mod delete;
 pub mod history;
+pub mod managed;
 pub mod operations;
 pub mod patch;
 pub mod read;
@@ -57,6 +58,8 @@ pub struct Context {
     pub canonicals: Arc<crate::packages::CanonicalRegistry>,
     /// `$expand`, `$validate-code`… over [`Self::canonicals`].
     pub terminology: Arc<crate::terminology::TerminologyService>,
+    /// The subscriptions and topics in force (`crate::subscriptions`).
+    pub subscriptions: Arc<crate::subscriptions::Hub>,
 }
 
 /// One version of a resource as served: the stored JSON and its identity.

@@ -44,6 +44,9 @@ pub async fn invoke(
     name: &str,
     parameters: Value,
 ) -> Result<Value, FhirError> {
+    if rtype.as_str() == "Subscription" {
+        return crate::subscriptions::operations::invoke(ctx, id, name, &parameters).await;
+    }
     let Some(&(_, _, run)) = OPERATIONS.iter().find(|(t, n, _)| *t == rtype.as_str() && *n == name) else {
         return Err(FhirError::NotImplemented(format!("the operation ${name} on {rtype}")));
     };

@@ -16,5 +16,6 @@ mod index;
 mod patch;
 mod search;
 mod search_parameters;
+mod subscriptions;
 mod synthea;
 mod terminology;
