@@ -401,10 +401,13 @@ mod tests {
 
     #[test]
     fn chains_and_value_sets_are_refused_not_mismatched() {
-        for query in ["subject.name=x", "_has:Observation:patient:code=1", "code:in=http://vs"] {
-            let refused = clauses("Observation", query)
-                .iter()
-                .any(|c| check_supported(c).is_err());
+        for (rtype, query) in [
+            ("Observation", "subject.name=x"),
+            ("Patient", "_has:Observation:patient:code=1"),
+            ("Observation", "code:in=http://vs"),
+            ("Observation", "_text=x"),
+        ] {
+            let refused = clauses(rtype, query).iter().any(|c| check_supported(c).is_err());
             assert!(refused, "{query}");
         }
         assert!(clauses("Observation", "code=1&date=ge2020")

@@ -503,9 +503,9 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
             "chain",
         ),
         (
-            r4("Observation?_has:Observation:patient:code=1", "rest-hook"),
+            r4("Patient?_has:Observation:patient:code=1", "rest-hook"),
             "Subscription.criteria",
-            "_has",
+            "chain or _has",
         ),
         (
             r4("Observation?nonsense=1", "rest-hook"),
