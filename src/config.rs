@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
@@ -88,6 +89,29 @@ pub struct Overrides {
         global = true
     )]
     pub enforce_profiles: Vec<String>,
+    /// Subscription delivery: first retry delay in milliseconds (doubled per
+    /// attempt, with jitter).
+    #[arg(long, env = "IPE_SUBSCRIPTION_RETRY_BASE_MS", global = true)]
+    pub subscription_retry_base_ms: Option<u64>,
+    /// Subscription delivery: longest retry delay in milliseconds.
+    #[arg(long, env = "IPE_SUBSCRIPTION_RETRY_MAX_MS", global = true)]
+    pub subscription_retry_max_ms: Option<u64>,
+    /// Subscription delivery: attempts per notification before it is given up.
+    #[arg(long, env = "IPE_SUBSCRIPTION_MAX_ATTEMPTS", global = true)]
+    pub subscription_max_attempts: Option<u32>,
+    /// Consecutive failed attempts that put a subscription in `error`.
+    #[arg(long, env = "IPE_SUBSCRIPTION_ERROR_AFTER", global = true)]
+    pub subscription_error_after: Option<u32>,
+    /// Default time a rest-hook receiver has to answer, in milliseconds.
+    #[arg(long, env = "IPE_SUBSCRIPTION_TIMEOUT_MS", global = true)]
+    pub subscription_timeout_ms: Option<u64>,
+    /// Key of the `X-Ipe-Signature` HMAC-SHA256 header of rest-hook
+    /// notifications (a subscription's own secret extension wins).
+    #[arg(long, env = "IPE_SUBSCRIPTION_HMAC_SECRET", global = true, hide_env_values = true)]
+    pub subscription_hmac_secret: Option<String>,
+    /// How often the change feed is polled for writes of other nodes, in milliseconds.
+    #[arg(long, env = "IPE_SUBSCRIPTION_POLL_MS", global = true)]
+    pub subscription_poll_ms: Option<u64>,
 }
 
 /// What a conditional delete does when several resources match
@@ -140,6 +164,13 @@ struct FileConfig {
     unknown_profile: Option<UnknownProfile>,
     /// `[enforced_profiles]`: `Patient = ["url", …]`.
     enforced_profiles: Option<BTreeMap<String, Vec<String>>>,
+    subscription_retry_base_ms: Option<u64>,
+    subscription_retry_max_ms: Option<u64>,
+    subscription_max_attempts: Option<u32>,
+    subscription_error_after: Option<u32>,
+    subscription_timeout_ms: Option<u64>,
+    subscription_hmac_secret: Option<String>,
+    subscription_poll_ms: Option<u64>,
 }
 
 /// The checked configuration the server runs with.
@@ -164,6 +195,8 @@ pub struct Config {
     pub snomed: Option<PathBuf>,
     /// Validation on write (mode, unknown profiles, enforced profiles).
     pub validation: WritePolicy,
+    /// Subscription delivery (docs/subscriptions.md).
+    pub subscriptions: crate::subscriptions::Settings,
 }
 
 /// A database URL; its `Debug`/`Display` hide any password.
@@ -221,6 +254,7 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        let subscriptions = subscription_settings(o, &file);
         let database_url = o
             .database_url
             .clone()
@@ -272,6 +306,7 @@ impl Config {
                     enforce_pairs(&o.enforce_profiles)?
                 },
             },
+            subscriptions,
         };
         config.check()
     }
@@ -289,6 +324,12 @@ impl Config {
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::Zero("max_body_bytes"));
+        }
+        if self.subscriptions.max_attempts == 0 {
+            return Err(ConfigError::Zero("subscription_max_attempts"));
+        }
+        if self.subscriptions.error_after == 0 {
+            return Err(ConfigError::Zero("subscription_error_after"));
         }
         if self.database_max_connections == 0 {
             return Err(ConfigError::Zero("database_max_connections"));
@@ -319,6 +360,36 @@ fn enforce_pairs(pairs: &[String]) -> Result<BTreeMap<String, Vec<String>>, Conf
             .push(url.trim().to_owned());
     }
     Ok(enforced)
+}
+
+fn subscription_settings(o: &Overrides, file: &FileConfig) -> crate::subscriptions::Settings {
+    let d = crate::subscriptions::Settings::default();
+    let ms = |flag: Option<u64>, in_file: Option<u64>, default: Duration| {
+        flag.or(in_file).map_or(default, Duration::from_millis)
+    };
+    crate::subscriptions::Settings {
+        retry_base: ms(
+            o.subscription_retry_base_ms,
+            file.subscription_retry_base_ms,
+            d.retry_base,
+        ),
+        retry_max: ms(o.subscription_retry_max_ms, file.subscription_retry_max_ms, d.retry_max),
+        max_attempts: o
+            .subscription_max_attempts
+            .or(file.subscription_max_attempts)
+            .unwrap_or(d.max_attempts),
+        error_after: o
+            .subscription_error_after
+            .or(file.subscription_error_after)
+            .unwrap_or(d.error_after),
+        timeout: ms(o.subscription_timeout_ms, file.subscription_timeout_ms, d.timeout),
+        hmac_secret: o
+            .subscription_hmac_secret
+            .clone()
+            .or(file.subscription_hmac_secret.clone())
+            .filter(|s| !s.is_empty()),
+        poll: ms(o.subscription_poll_ms, file.subscription_poll_ms, d.poll),
+    }
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

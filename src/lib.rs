@@ -17,6 +17,8 @@
 //! - [`ucum`]: UCUM unit parsing and conversion.
 //! - [`index`]: the SearchParameter registry and the index values of a resource.
 //! - [`search`]: search requests (parse; plan and execution to come).
+//! - [`subscriptions`]: R4 and topic-based Subscriptions, matched from the
+//!   change feed and delivered durably over rest-hook.
 //! - [`terminology`]: `$expand`, `$validate-code`, `$lookup`, `$subsumes`, `$translate`.
 
 pub mod clock;
@@ -33,6 +35,7 @@ pub mod rest;
 pub mod search;
 pub mod startup;
 pub mod store;
+pub mod subscriptions;
 pub mod terminology;
 pub mod ucum;
 pub mod validation;

@@ -29,6 +29,8 @@ pub enum StartupError {
     SearchParameters(crate::error::FhirError),
     #[error("cannot load the stored conformance resources: {0}")]
     Conformance(crate::error::FhirError),
+    #[error("cannot load the stored subscriptions: {0}")]
+    Subscriptions(crate::error::FhirError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
     #[error("cannot load packages: {0}")]
@@ -39,10 +41,11 @@ pub enum StartupError {
     EnforcedProfile { rtype: String, profile: String },
 }
 
-/// A bound, ready-to-run server.
+/// A bound, ready-to-run server, and the subscription engine's tasks.
 pub struct Application {
     port: u16,
     server: Server,
+    engine: crate::subscriptions::Engine,
 }
 
 impl Application {
@@ -80,6 +83,7 @@ impl Application {
             terminology,
             canonicals,
             write_policy: Arc::new(config.validation.clone()),
+            subscriptions: Arc::new(crate::subscriptions::Hub::new(config.subscriptions.clone())),
         };
         tracing::info!(validation = config.validation.mode.as_str(), "validation on write");
         // The SearchParameters stored on the server, and their unfinished
@@ -92,6 +96,10 @@ impl Application {
             .await
             .map_err(StartupError::Conformance)?;
         tracing::info!(stored, "conformance resources stored on the server are in the registry");
+        crate::subscriptions::load(&ctx)
+            .await
+            .map_err(StartupError::Subscriptions)?;
+        let engine_ctx = ctx.clone();
         let state = web::Data::new(AppState {
             started_at: instant(clock.now_micros()),
             ctx,
@@ -110,6 +118,7 @@ impl Application {
                 source,
             })?
             .port();
+        let engine = crate::subscriptions::Engine::start(&engine_ctx, notification_base(config, port));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -120,7 +129,7 @@ impl Application {
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr, source })?
         .run();
-        Ok(Application { port, server })
+        Ok(Application { port, server, engine })
     }
 
     pub fn port(&self) -> u16 {
@@ -130,8 +139,30 @@ impl Application {
     /// Serves until the process is told to stop (SIGINT/SIGTERM drain
     /// in-flight requests first).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.engine.stop().await;
+        served
     }
+
+    /// Stops the server from inside the process (tests): `stop(true)` drains
+    /// requests, then [`Self::run_until_stopped`] stops the subscription
+    /// engine and returns.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// The base URL in notifications: the configured one, else this listener's
+/// address (`localhost` for a wildcard host).
+fn notification_base(config: &Config, port: u16) -> String {
+    if let Some(base) = &config.base_url {
+        return base.clone();
+    }
+    let host = match config.host.as_str() {
+        "0.0.0.0" | "::" | "" => "localhost",
+        h => h,
+    };
+    format!("http://{host}:{port}")
 }
 
 /// Opens the database and applies migrations (`ipe migrate`).

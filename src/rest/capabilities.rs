@@ -39,6 +39,9 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
                 "searchParam": search_params(registry.for_type(t.as_str()), full_text_params(Some(t))),
             });
             resource["operation"] = Value::Array(operations(t));
+            if t.as_str() == "Subscription" {
+                describe_subscriptions(ctx, &mut resource);
+            }
             resource
         })
         .collect();
@@ -66,17 +69,50 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
 }
 
 /// The operations served on a type: `$validate` on all, the terminology
-/// operations on theirs (`super::operations`).
+/// operations on theirs (`super::operations`), and the subscription ones.
 fn operations(t: ResourceType) -> Vec<Value> {
     let validate = json!({"name": super::validate::NAME, "definition": super::validate::DEFINITION});
-    std::iter::once(validate)
+    let mut ops: Vec<Value> = std::iter::once(validate)
         .chain(
             super::operations::OPERATIONS
                 .iter()
                 .filter(|(rtype, _, _)| *rtype == t.as_str())
                 .map(|(rtype, name, _)| json!({"name": name, "definition": super::operations::definition_url(rtype, name)})),
         )
-        .collect()
+        .collect();
+    if t.as_str() == "Subscription" {
+        ops.extend(
+            crate::subscriptions::operations::OPERATIONS
+                .iter()
+                .map(|(name, definition)| json!({"name": name, "definition": definition})),
+        );
+    }
+    ops
+}
+
+/// The topics subscriptions can use (the backport IG's
+/// `capabilitystatement-subscriptiontopic-canonical`), and what is
+/// delivered: rest-hook only.
+fn describe_subscriptions(ctx: &Context, resource: &mut Value) {
+    const TOPIC: &str =
+        "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical";
+    let topics: Vec<Value> = ctx
+        .subscriptions
+        .topics()
+        .iter()
+        .map(|t| json!({"url": TOPIC, "valueCanonical": t.url}))
+        .collect();
+    if !topics.is_empty() {
+        resource["extension"] = Value::Array(topics);
+    }
+    resource["supportedProfile"] =
+        json!(["http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"]);
+    resource["documentation"] = json!(format!(
+        "R4 criteria subscriptions (criteria = a search on the resource's own parameters; no chains or _has) and \
+         topic-based subscriptions of the Subscriptions R5 Backport IG 1.1.0. Channel types delivered: {}. \
+         Not supported (refused at create): websocket, email, message, $get-ws-binding-token.",
+        crate::subscriptions::spec::CHANNELS.join(", ")
+    ));
 }
 
 /// Whether search can use the parameter: every kind but `special` (`near`

@@ -12,6 +12,7 @@ pub mod conditional;
 pub mod create;
 pub mod delete;
 pub mod history;
+pub mod managed;
 pub mod operations;
 pub mod patch;
 pub mod read;
@@ -63,6 +64,8 @@ pub struct Context {
     pub profiles: Arc<ProfileValidator>,
     /// What a write must pass (the `validation` settings).
     pub write_policy: Arc<WritePolicy>,
+    /// The subscriptions and topics in force (`crate::subscriptions`).
+    pub subscriptions: Arc<crate::subscriptions::Hub>,
 }
 
 /// One version of a resource as served: the stored JSON and its identity.

@@ -48,6 +48,9 @@ pub async fn invoke(
     if name == super::validate::NAME {
         return super::validate::validate(ctx, rtype, id, parameters).await;
     }
+    if rtype.as_str() == "Subscription" {
+        return crate::subscriptions::operations::invoke(ctx, id, name, &parameters).await;
+    }
     let Some(&(_, _, run)) = OPERATIONS.iter().find(|(t, n, _)| *t == rtype.as_str() && *n == name) else {
         return Err(FhirError::NotImplemented(format!("the operation ${name} on {rtype}")));
     };

@@ -36,6 +36,8 @@ pub(super) async fn commit(ctx: &Context, mut tx: WriteTx) -> Result<(), FhirErr
     let search_parameters_changed = tx.has_written("SearchParameter");
     let conformance = tx.take_conformance_writes();
     tx.commit().await?;
+    // The subscription dispatcher reads the feed this commit appended to.
+    ctx.subscriptions.feed_changed.notify_one();
     super::canonicals::apply(ctx, &conformance);
     if search_parameters_changed {
         ctx.registry.refresh_wanted.notify_one();
@@ -98,8 +100,32 @@ pub(super) fn check_type(rtype: ResourceType, resource: &Value) -> Result<(), Fh
     Ok(())
 }
 
-/// Stores `resource` (or a tombstone when `None`) as the version after `prev`.
+/// Stores `resource` (or a tombstone when `None`) as the version after
+/// `prev`: a client's write. Subscriptions and topics are checked here, the
+/// one place every write path (create, update, patch, conditional,
+/// transaction entries) stores through.
 pub(super) async fn store_version(
+    tx: &mut WriteTx,
+    ctx: &Context,
+    rtype: ResourceType,
+    id: &str,
+    prev: Option<&Current>,
+    resource: Option<Value>,
+    method: Method,
+) -> Result<Versioned, FhirError> {
+    let resource = match resource {
+        Some(mut r) => {
+            crate::subscriptions::admit(ctx, &mut r).await?;
+            Some(r)
+        }
+        None => None,
+    };
+    write_version(tx, ctx, rtype, id, prev, resource, method).await
+}
+
+/// [`store_version`] without the client-write checks (the server's own
+/// writes, `super::managed`).
+pub(super) async fn write_version(
     tx: &mut WriteTx,
     ctx: &Context,
     rtype: ResourceType,

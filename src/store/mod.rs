@@ -7,6 +7,7 @@
 //! surface is small: [`Store`] for reads and [`WriteTx`] for a write
 //! transaction. Timestamps are microseconds since the Unix epoch (UTC).
 
+mod delivery;
 mod error;
 mod feed;
 mod history;
@@ -17,6 +18,7 @@ mod search;
 mod sql;
 mod write;
 
+pub use delivery::{Attempt, Delivery, DeliveryCounters, DeliveryKind, DispatchTx, Focus, NewDelivery};
 pub use error::StoreError;
 pub use feed::{Change, ChangeOp, FeedCursor};
 pub use history::{HistoryPage, HistoryQuery, HistoryScope};

@@ -16,6 +16,7 @@ mod index;
 mod patch;
 mod search;
 mod search_parameters;
+mod subscriptions;
 mod synthea;
 mod terminology;
 mod validation;

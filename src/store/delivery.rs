@@ -1,0 +1,455 @@
+//! Subscription delivery rows (migrations `0008_subscriptions.sql` on PostgreSQL, `0007` on SQLite): the
+//! dispatcher's feed cursor, one row per notification, and the counters of
+//! each subscription. The subscription engine (`crate::subscriptions`) is
+//! the only user; this file holds its SQL.
+//!
+//! Claiming: only the oldest pending row of a subscription can be claimed,
+//! so a subscription's notifications go out strictly in order. A claim is a
+//! lease (`lease_owner`, `lease_until`): on PostgreSQL the candidate rows are
+//! picked `FOR UPDATE SKIP LOCKED`, so two nodes never claim the same row,
+//! and a row whose lease expired (its node died mid-send) is claimed again.
+//! SQLite has one writer, which serialises claims already.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::feed::FeedCursor;
+use super::{Dialect, Store, StoreError};
+
+/// What a delivery row notifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    Handshake,
+    Heartbeat,
+    Event,
+}
+
+impl DeliveryKind {
+    /// The SubscriptionStatus `type` code.
+    pub fn code(self) -> &'static str {
+        match self {
+            DeliveryKind::Handshake => "handshake",
+            DeliveryKind::Heartbeat => "heartbeat",
+            DeliveryKind::Event => "event-notification",
+        }
+    }
+
+    fn parse(code: &str) -> Result<Self, StoreError> {
+        match code {
+            "handshake" => Ok(DeliveryKind::Handshake),
+            "heartbeat" => Ok(DeliveryKind::Heartbeat),
+            "event-notification" => Ok(DeliveryKind::Event),
+            other => Err(StoreError::Corrupt(format!("unknown delivery kind '{other}'"))),
+        }
+    }
+}
+
+/// The resource version an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Focus {
+    pub resource_type: String,
+    pub id: String,
+    pub version: i64,
+    /// `create`, `update` or `delete`.
+    pub op: String,
+}
+
+/// A notification to queue.
+#[derive(Debug, Clone)]
+pub struct NewDelivery<'a> {
+    pub sub_id: &'a str,
+    pub kind: DeliveryKind,
+    pub channel: &'a str,
+    pub focus: Option<&'a Focus>,
+    /// The event's time (the change's commit time), µs.
+    pub at: i64,
+}
+
+/// A stored notification.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub sub_id: String,
+    pub kind: DeliveryKind,
+    pub channel: String,
+    pub event_number: Option<i64>,
+    pub focus: Option<Focus>,
+    pub created_at: i64,
+    pub state: String,
+    /// Attempts so far, the one just claimed included.
+    pub attempts: i64,
+}
+
+const DELIVERY_COLUMNS: &str =
+    "id, sub_id, kind, channel, event_number, focus_type, focus_id, focus_version, op, created_at, state, attempts";
+
+impl Delivery {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let focus = match (
+            row.try_get::<Option<String>, _>("focus_type")?,
+            row.try_get::<Option<String>, _>("focus_id")?,
+            row.try_get::<Option<i64>, _>("focus_version")?,
+        ) {
+            (Some(resource_type), Some(id), Some(version)) => Some(Focus {
+                resource_type,
+                id,
+                version,
+                op: row.try_get::<Option<String>, _>("op")?.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        Ok(Delivery {
+            id: row.try_get("id")?,
+            sub_id: row.try_get("sub_id")?,
+            kind: DeliveryKind::parse(row.try_get::<&str, _>("kind")?)?,
+            channel: row.try_get("channel")?,
+            event_number: row.try_get("event_number")?,
+            focus,
+            created_at: row.try_get("created_at")?,
+            state: row.try_get("state")?,
+            attempts: row
+                .try_get::<i64, _>("attempts")
+                .or_else(|_| row.try_get::<i32, _>("attempts").map(i64::from))?,
+        })
+    }
+}
+
+/// A subscription's counters, for `$status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryCounters {
+    pub events_since_start: i64,
+    pub queued: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub consecutive_failures: i64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+    pub last_delivered_at: Option<i64>,
+    /// Mean and worst time from the change's commit to the receiver's
+    /// acknowledgement, µs.
+    pub latency_mean_us: i64,
+    pub latency_max_us: i64,
+    pub last_sent_at: Option<i64>,
+}
+
+/// The outcome of one attempt.
+#[derive(Debug, Clone)]
+pub enum Attempt {
+    /// Acknowledged by the receiver; `latency_us` since the event.
+    Delivered { latency_us: i64 },
+    /// Failed; retried at `retry_at`, or given up when `None`.
+    Failed { error: String, retry_at: Option<i64> },
+}
+
+/// The dispatcher's transaction: its cursor row is locked until
+/// [`DispatchTx::finish`], so two dispatchers never turn one change into
+/// notifications twice.
+pub struct DispatchTx {
+    tx: Transaction<'static, Any>,
+    reader: String,
+}
+
+impl Store {
+    /// Opens the dispatcher transaction of `reader` and returns its cursor.
+    pub async fn begin_dispatch(&self, reader: &str) -> Result<(DispatchTx, FeedCursor), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO feed_cursors (reader, txid, seq) VALUES ($1, -1, -1) ON CONFLICT DO NOTHING")
+            .bind(reader)
+            .execute(&mut *tx)
+            .await?;
+        let lock = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        };
+        let row = sqlx::query(&format!("SELECT txid, seq FROM feed_cursors WHERE reader = $1{lock}"))
+            .bind(reader)
+            .fetch_one(&mut *tx)
+            .await?;
+        let cursor = FeedCursor {
+            txid: row.try_get("txid")?,
+            seq: row.try_get("seq")?,
+        };
+        Ok((
+            DispatchTx {
+                tx,
+                reader: reader.to_owned(),
+            },
+            cursor,
+        ))
+    }
+
+    /// Where `reader` is in the feed, without locking (start-up).
+    pub async fn feed_cursor(&self, reader: &str) -> Result<FeedCursor, StoreError> {
+        let row = sqlx::query("SELECT txid, seq FROM feed_cursors WHERE reader = $1")
+            .bind(reader)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(match row {
+            Some(row) => FeedCursor {
+                txid: row.try_get("txid")?,
+                seq: row.try_get("seq")?,
+            },
+            None => FeedCursor::START,
+        })
+    }
+
+    /// Claims up to `limit` notifications that are due, the oldest pending
+    /// one of each subscription at most, leased to `node` until `lease_until`.
+    pub async fn claim_deliveries(
+        &self,
+        node: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let skip_locked = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE subscription_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT d.id FROM subscription_deliveries d \
+               WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
+               AND (d.lease_until IS NULL OR d.lease_until < $3) \
+               AND NOT EXISTS (SELECT 1 FROM subscription_deliveries e \
+                 WHERE e.sub_id = d.sub_id AND e.state = 'pending' AND e.id < d.id) \
+               ORDER BY d.id LIMIT $4{skip_locked}) \
+             RETURNING {DELIVERY_COLUMNS}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(node)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?;
+        let mut claimed = rows.iter().map(Delivery::from_row).collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
+    }
+
+    /// Records the outcome of an attempt at `delivery` (claimed by `node`)
+    /// and updates the subscription's counters, in one transaction. Returns
+    /// the counters after it, or `None` if the lease was lost (another node
+    /// took the row over; its outcome counts).
+    pub async fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        node: &str,
+        now: i64,
+        attempt: &Attempt,
+    ) -> Result<Option<DeliveryCounters>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let (state, next, error) = match attempt {
+            Attempt::Delivered { .. } => ("delivered", now, None),
+            Attempt::Failed { error, retry_at } => match retry_at {
+                Some(at) => ("pending", *at, Some(error.as_str())),
+                None => ("failed", now, Some(error.as_str())),
+            },
+        };
+        let finished = (state != "pending").then_some(now);
+        let updated = sqlx::query(
+            "UPDATE subscription_deliveries SET state = $1, next_attempt_at = $2, last_error = $3, \
+             finished_at = $4, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $5 AND lease_owner = $6 AND state = 'pending'",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(finished)
+        .bind(delivery.id)
+        .bind(node)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let counters = match attempt {
+            Attempt::Delivered { latency_us } => sqlx::query(
+                "UPDATE subscription_state SET delivered = delivered + 1, consecutive_failures = 0, \
+                 last_delivered_at = $1, last_sent_at = $1, latency_total_us = latency_total_us + $2, \
+                 latency_max_us = CASE WHEN latency_max_us > $2 THEN latency_max_us ELSE $2 END \
+                 WHERE sub_id = $3",
+            )
+            .bind(now)
+            .bind(*latency_us)
+            .bind(&delivery.sub_id),
+            Attempt::Failed { error, retry_at } => sqlx::query(
+                "UPDATE subscription_state SET consecutive_failures = consecutive_failures + 1, \
+                 failed = failed + $1, last_error = $2, last_error_at = $3 WHERE sub_id = $4",
+            )
+            .bind(i64::from(retry_at.is_none()))
+            .bind(error.as_str())
+            .bind(now)
+            .bind(&delivery.sub_id),
+        };
+        counters.execute(&mut *tx).await?;
+        let found = counters_on(&mut tx, &delivery.sub_id).await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    /// The counters of a subscription (`None` before the dispatcher saw it).
+    pub async fn delivery_counters(&self, sub_id: &str) -> Result<Option<DeliveryCounters>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        counters_on(&mut conn, sub_id).await
+    }
+
+    /// The stored notifications of `sub_id` numbered `from..=to` (events only).
+    pub async fn events_between(&self, sub_id: &str, from: i64, to: i64) -> Result<Vec<Delivery>, StoreError> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM subscription_deliveries \
+             WHERE sub_id = $1 AND event_number >= $2 AND event_number <= $3 ORDER BY event_number"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(sub_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(Delivery::from_row).collect()
+    }
+
+    /// Whether `sub_id` has nothing pending and sent nothing since `since`:
+    /// a heartbeat is due.
+    pub async fn idle_since(&self, sub_id: &str, since: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT count(*) FROM subscription_deliveries WHERE sub_id = $1 AND state = 'pending') AS pending, \
+             (SELECT last_sent_at FROM subscription_state WHERE sub_id = $1) AS last_sent_at",
+        )
+        .bind(sub_id)
+        .fetch_one(&self.reader)
+        .await?;
+        let pending: i64 = row.try_get("pending")?;
+        let last: Option<i64> = row.try_get("last_sent_at")?;
+        Ok(pending == 0 && last.is_none_or(|l| l < since))
+    }
+
+    /// Queues a notification outside the dispatcher (heartbeats).
+    pub async fn queue_delivery(&self, d: &NewDelivery<'_>) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        ensure_state(&mut tx, d.sub_id).await?;
+        insert(&mut tx, d, None).await?;
+        // A heartbeat counts as sent when queued, so the next is a period later
+        // even if this one waits behind a retry.
+        sqlx::query("UPDATE subscription_state SET last_sent_at = $1 WHERE sub_id = $2")
+            .bind(d.at)
+            .bind(d.sub_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl DispatchTx {
+    /// Queues a notification; an event gets the subscription's next event
+    /// number, which it returns.
+    pub async fn queue(&mut self, d: &NewDelivery<'_>) -> Result<Option<i64>, StoreError> {
+        ensure_state(&mut self.tx, d.sub_id).await?;
+        let number = match d.kind {
+            DeliveryKind::Event => {
+                let row = sqlx::query(
+                    "UPDATE subscription_state SET events_since_start = events_since_start + 1 \
+                     WHERE sub_id = $1 RETURNING events_since_start",
+                )
+                .bind(d.sub_id)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Some(row.try_get::<i64, _>("events_since_start")?)
+            }
+            _ => None,
+        };
+        insert(&mut self.tx, d, number).await?;
+        Ok(number)
+    }
+
+    /// Gives up the pending notifications of a subscription that was
+    /// deleted or switched off.
+    pub async fn drop_pending(&mut self, sub_id: &str, now: i64, why: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE subscription_deliveries SET state = 'failed', finished_at = $1, last_error = $2 \
+             WHERE sub_id = $3 AND state = 'pending'",
+        )
+        .bind(now)
+        .bind(why)
+        .bind(sub_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves the cursor to `cursor` and commits everything queued.
+    pub async fn finish(mut self, cursor: FeedCursor) -> Result<(), StoreError> {
+        sqlx::query("UPDATE feed_cursors SET txid = $1, seq = $2 WHERE reader = $3")
+            .bind(cursor.txid)
+            .bind(cursor.seq)
+            .bind(&self.reader)
+            .execute(&mut *self.tx)
+            .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn ensure_state(tx: &mut Transaction<'static, Any>, sub_id: &str) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO subscription_state (sub_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(sub_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn insert(
+    tx: &mut Transaction<'static, Any>,
+    d: &NewDelivery<'_>,
+    number: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO subscription_deliveries (sub_id, kind, channel, event_number, focus_type, focus_id, \
+         focus_version, op, created_at, state, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $9)",
+    )
+    .bind(d.sub_id)
+    .bind(d.kind.code())
+    .bind(d.channel)
+    .bind(number)
+    .bind(d.focus.map(|f| f.resource_type.clone()))
+    .bind(d.focus.map(|f| f.id.clone()))
+    .bind(d.focus.map(|f| f.version))
+    .bind(d.focus.map(|f| f.op.clone()))
+    .bind(d.at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn counters_on(conn: &mut sqlx::AnyConnection, sub_id: &str) -> Result<Option<DeliveryCounters>, StoreError> {
+    let row = sqlx::query(
+        "SELECT events_since_start, delivered, failed, consecutive_failures, last_error, last_error_at, \
+         last_delivered_at, latency_total_us, latency_max_us, last_sent_at, \
+         (SELECT count(*) FROM subscription_deliveries d WHERE d.sub_id = s.sub_id AND d.state = 'pending') AS queued \
+         FROM subscription_state s WHERE sub_id = $1",
+    )
+    .bind(sub_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let delivered: i64 = row.try_get("delivered")?;
+    let total: i64 = row.try_get("latency_total_us")?;
+    Ok(Some(DeliveryCounters {
+        events_since_start: row.try_get("events_since_start")?,
+        queued: row.try_get("queued")?,
+        delivered,
+        failed: row.try_get("failed")?,
+        consecutive_failures: row.try_get("consecutive_failures")?,
+        last_error: row.try_get("last_error")?,
+        last_error_at: row.try_get("last_error_at")?,
+        last_delivered_at: row.try_get("last_delivered_at")?,
+        latency_mean_us: if delivered > 0 { total / delivered } else { 0 },
+        latency_max_us: row.try_get("latency_max_us")?,
+        last_sent_at: row.try_get("last_sent_at")?,
+    }))
+}
