@@ -547,7 +547,8 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
         .expect("trigger")
         .push(json!({"url": "queryCriteria", "extension": [{"url": "current", "valueString": "subject.name=x"}]}));
     assert_eq!(app.post("Basic", &topic).await.status, 422);
-    // What is claimed: rest-hook only, the topic, $status and $events.
+    // What is claimed: rest-hook only, the topic, $status and $events
+    // (besides `$validate`, served on every type).
     let cs = app.get("metadata").await.json();
     let subscription = cs["rest"][0]["resource"]
         .as_array()
@@ -561,7 +562,7 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
         .flatten()
         .filter_map(|o| o["name"].as_str())
         .collect();
-    assert_eq!(ops, vec!["status", "events"]);
+    assert_eq!(ops, vec!["validate", "status", "events"]);
     assert!(subscription["documentation"]
         .as_str()
         .unwrap_or_default()
