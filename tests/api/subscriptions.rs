@@ -427,6 +427,12 @@ async fn the_notifications_match_the_backport_package_examples(backend: Backend)
         }
         assert_eq!(theirs, fixture, "{example}");
     }
+    // The deliberately non-conformant fixture (no request / response on the
+    // status entry) does not have that layout.
+    assert_ne!(
+        shape(&fixture("empty_notification_bundle_non_conformant_example.json")),
+        shape(&fixture("empty_notification_bundle_example.json"))
+    );
     // And a heartbeat from Ipê has that layout too.
     let server = Server::start(&fresh_database(backend).await).await;
     let app = &server.app;
