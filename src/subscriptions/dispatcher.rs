@@ -45,6 +45,12 @@ pub async fn run(ctx: Context, base: String, mut stopped: tokio::sync::watch::Re
 
 /// One batch; returns how many changes it took.
 pub async fn dispatch_batch(ctx: &Context, base: &str) -> Result<usize, FhirError> {
+    // Idle polls only read: nothing new after what this node has seen
+    // means nothing new after the shared cursor either (it is never ahead
+    // of what some node dispatched, and this node follows those).
+    if ctx.store.changes_after(ctx.subscriptions.seen(), 1).await?.is_empty() {
+        return Ok(0);
+    }
     let (mut tx, cursor) = ctx.store.begin_dispatch(READER).await?;
     let registry = ctx.registry.current();
     catch_up(ctx, &registry, cursor).await?;
