@@ -22,7 +22,7 @@ use super::Hub;
 use crate::error::FhirError;
 use crate::index::{IndexEntry, Registry};
 use crate::rest::Context;
-use crate::store::{Change, ChangeOp, DeliveryKind, DispatchTx, Focus, NewDelivery};
+use crate::store::{Change, ChangeOp, DeliveryKind, DispatchTx, FeedCursor, Focus, NewDelivery};
 
 /// The dispatcher's cursor row in `feed_cursors`.
 pub const READER: &str = "subscriptions";
@@ -45,26 +45,72 @@ pub async fn run(ctx: Context, base: String, mut stopped: tokio::sync::watch::Re
 
 /// One batch; returns how many changes it took.
 pub async fn dispatch_batch(ctx: &Context, base: &str) -> Result<usize, FhirError> {
+    // Idle polls only read: nothing new after what this node has seen
+    // means nothing new after the shared cursor either (it is never ahead
+    // of what some node dispatched, and this node follows those).
+    if ctx.store.changes_after(ctx.subscriptions.seen(), 1).await?.is_empty() {
+        return Ok(0);
+    }
     let (mut tx, cursor) = ctx.store.begin_dispatch(READER).await?;
+    let registry = ctx.registry.current();
+    catch_up(ctx, &registry, cursor).await?;
     let changes = ctx.store.changes_after(cursor, BATCH).await?;
     let Some(last) = changes.last().map(|c| c.cursor) else {
         return Ok(0);
     };
-    let registry = ctx.registry.current();
     let mut queued = 0;
     for change in &changes {
         match change.resource_type.as_str() {
-            "Subscription" => queued += subscription_changed(ctx, &registry, &mut tx, change).await?,
+            "Subscription" => match follow_subscription(ctx, &registry, change).await? {
+                Follow::Handshake(channel) => {
+                    tx.queue(&NewDelivery {
+                        sub_id: &change.id,
+                        kind: DeliveryKind::Handshake,
+                        channel: &channel,
+                        focus: None,
+                        at: change.at,
+                    })
+                    .await?;
+                    queued += 1;
+                }
+                Follow::DropPending(why) => tx.drop_pending(&change.id, change.at, why).await?,
+                Follow::Nothing => {}
+            },
             "Basic" => topic_changed(ctx, &registry, change).await?,
             _ => {}
         }
         queued += notify(ctx, &registry, &mut tx, change, base).await?;
     }
     tx.finish(last).await?;
+    ctx.subscriptions.set_seen(last);
     if queued > 0 {
         ctx.subscriptions.queued.notify_one();
     }
     Ok(changes.len())
+}
+
+/// Brings this node's hub up to `cursor`: with several nodes on one
+/// database, the changes another node dispatched still change the
+/// subscriptions and topics this node matches and sends with.
+async fn catch_up(ctx: &Context, registry: &Registry, cursor: FeedCursor) -> Result<(), FhirError> {
+    let hub = &ctx.subscriptions;
+    let mut seen = hub.seen();
+    while seen < cursor {
+        let changes = ctx.store.changes_after(seen, BATCH).await?;
+        for change in changes.iter().take_while(|c| c.cursor <= cursor) {
+            match change.resource_type.as_str() {
+                "Subscription" => drop(follow_subscription(ctx, registry, change).await?),
+                "Basic" => topic_changed(ctx, registry, change).await?,
+                _ => {}
+            }
+            seen = change.cursor;
+        }
+        if changes.last().is_none_or(|c| c.cursor >= cursor) {
+            break;
+        }
+    }
+    hub.set_seen(cursor);
+    Ok(())
 }
 
 async fn version_json(ctx: &Context, rtype: &str, id: &str, version: i64) -> Result<Option<Value>, FhirError> {
@@ -77,20 +123,22 @@ async fn version_json(ctx: &Context, rtype: &str, id: &str, version: i64) -> Res
         .and_then(|body| serde_json::from_slice(&body).ok()))
 }
 
-/// A Subscription was written: the hub follows, a `requested` one gets its
-/// handshake queued, and an `off` or deleted one loses what was pending.
-async fn subscription_changed(
-    ctx: &Context,
-    registry: &Registry,
-    tx: &mut DispatchTx,
-    change: &Change,
-) -> Result<usize, FhirError> {
+/// What a Subscription change asks of the delivery table.
+enum Follow {
+    /// It is `requested`: queue its handshake (on this channel).
+    Handshake(String),
+    /// It was deleted or switched off: give up what is pending.
+    DropPending(&'static str),
+    Nothing,
+}
+
+/// A Subscription was written: the hub follows, and says what the
+/// delivery table must do.
+async fn follow_subscription(ctx: &Context, registry: &Registry, change: &Change) -> Result<Follow, FhirError> {
     let hub = &ctx.subscriptions;
     let Some(resource) = version_json(ctx, "Subscription", &change.id, change.version).await? else {
         hub.remove_subscription(&change.id);
-        tx.drop_pending(&change.id, change.at, "the subscription was deleted")
-            .await?;
-        return Ok(0);
+        return Ok(Follow::DropPending("the subscription was deleted"));
     };
     let sub = match super::read_subscription(hub, registry, &resource) {
         Ok(sub) => sub,
@@ -98,30 +146,16 @@ async fn subscription_changed(
             tracing::warn!(id = %change.id, problem = ?issues.first().map(|i| &i.diagnostics),
                 "a stored Subscription can no longer be served");
             hub.remove_subscription(&change.id);
-            return Ok(0);
+            return Ok(Follow::Nothing);
         }
     };
-    let mut queued = 0;
-    match sub.status {
-        Status::Requested => {
-            tx.queue(&NewDelivery {
-                sub_id: &sub.id,
-                kind: DeliveryKind::Handshake,
-                channel: &sub.channel,
-                focus: None,
-                at: change.at,
-            })
-            .await?;
-            queued = 1;
-        }
-        Status::Off => {
-            tx.drop_pending(&sub.id, change.at, "the subscription was switched off")
-                .await?
-        }
-        Status::Active | Status::Error => {}
-    }
+    let follow = match sub.status {
+        Status::Requested => Follow::Handshake(sub.channel.clone()),
+        Status::Off => Follow::DropPending("the subscription was switched off"),
+        Status::Active | Status::Error => Follow::Nothing,
+    };
     hub.put_subscription(sub);
-    Ok(queued)
+    Ok(follow)
 }
 
 /// A `Basic` was written: if it is (or was) a topic, the hub follows.

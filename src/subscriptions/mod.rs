@@ -95,6 +95,8 @@ pub struct Hub {
     pub queued: tokio::sync::Notify,
     /// The public base URL notifications use (set when the engine starts).
     base: std::sync::OnceLock<String>,
+    /// How far in the change feed this hub is current.
+    seen: std::sync::Mutex<crate::store::FeedCursor>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -112,6 +114,14 @@ impl Hub {
             settings,
             ..Default::default()
         }
+    }
+
+    pub fn seen(&self) -> crate::store::FeedCursor {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_seen(&self, cursor: crate::store::FeedCursor) {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = cursor;
     }
 
     /// The base URL of notification references.
@@ -262,6 +272,7 @@ pub async fn load(ctx: &Context) -> Result<(), FhirError> {
 async fn rewind(ctx: &Context, registry: &Registry) -> Result<(), FhirError> {
     let hub = &ctx.subscriptions;
     let mut after = ctx.store.feed_cursor(dispatcher::READER).await?;
+    hub.set_seen(after);
     let mut seen = std::collections::HashSet::new();
     loop {
         let changes = ctx.store.changes_after(after, 1000).await?;

@@ -104,12 +104,13 @@ async fn status(ctx: &Context, subs: &[std::sync::Arc<Subscription>]) -> Result<
     let mut entries = Vec::new();
     for sub in subs {
         let counters = ctx.store.delivery_counters(&sub.id).await?.unwrap_or_default();
+        let status = stored_status(ctx, sub).await?;
         let line = StatusLine {
             base: &base,
-            status: sub.status.code(),
+            status: &status,
             kind: "query-status",
             events_since_start: counters.events_since_start,
-            error: counters.last_error.as_deref().filter(|_| sub.status.code() == "error"),
+            error: counters.last_error.as_deref().filter(|_| status == "error"),
         };
         let id = uuid::Uuid::new_v4().to_string();
         let mut parameters = notification::status_parameters(sub, sub.content, &line, &[], &id);
@@ -123,6 +124,17 @@ async fn status(ctx: &Context, subs: &[std::sync::Arc<Subscription>]) -> Result<
         "total": entries.len(),
         "entry": entries,
     }))
+}
+
+/// The status as stored: the engine's own status writes reach the
+/// in-memory subscriptions through the feed, a moment later.
+async fn stored_status(ctx: &Context, sub: &Subscription) -> Result<String, FhirError> {
+    let stored = ctx.store.read_current("Subscription", &sub.id).await?;
+    let status = stored
+        .and_then(|v| v.body)
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|r| r["status"].as_str().map(str::to_owned));
+    Ok(status.unwrap_or_else(|| sub.status.code().to_owned()))
 }
 
 fn counters_extension(c: &DeliveryCounters) -> Value {

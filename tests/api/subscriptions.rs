@@ -389,6 +389,75 @@ async fn topic_subscriptions_notify_create_update_delete_with_each_payload(backe
     server.stop().await;
 }
 
+/// A topic that fires when an Encounter becomes finished: query criteria on
+/// the versions before and after, and FHIRPath on `%current`.
+fn encounter_finished_topic() -> Value {
+    let x = |name: &str| format!("http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic.{name}");
+    json!({
+        "resourceType": "Basic",
+        "extension": [
+            {"url": x("url"), "valueUri": "http://ipe.test/topics/encounter-finished"},
+            {"url": x("resourceTrigger"), "extension": [
+                {"url": "resource", "valueUri": "Encounter"},
+                {"url": "supportedInteraction", "valueCode": "create"},
+                {"url": "supportedInteraction", "valueCode": "update"},
+                {"url": "queryCriteria", "extension": [
+                    {"url": "previous", "valueString": "status:not=finished"},
+                    {"url": "resultForCreate", "valueCode": "test-passes"},
+                    {"url": "current", "valueString": "status=finished"},
+                    {"url": "resultForDelete", "valueCode": "test-fails"},
+                    {"url": "requireBoth", "valueBoolean": true}
+                ]},
+                {"url": "fhirPathCriteria", "valueString": "%current.class.code = 'AMB'"}
+            ]}
+        ],
+        "code": {"coding": [{"system": "http://hl7.org/fhir/fhir-types", "code": "SubscriptionTopic"}]}
+    })
+}
+
+async fn a_topic_fires_on_the_transition_its_previous_and_current_criteria_describe(backend: Backend) {
+    let server = Server::start(&fresh_database(backend).await).await;
+    let app = &server.app;
+    app.create(&encounter_finished_topic()).await;
+    let r = Receiver::start(0).await;
+    let mut sub = topic_subscription(&r.url, "full-resource", None);
+    sub["criteria"] = json!("http://ipe.test/topics/encounter-finished");
+    let id = app.create(&sub).await;
+    wait_status(app, &id, "active").await;
+    let enc = app.create(&encounter("p1", "planned")).await;
+    let next = |status: &str, class: &str| {
+        let mut e = encounter("p1", status);
+        e["id"] = json!(enc);
+        e["class"]["code"] = json!(class);
+        e
+    };
+    let steps = [
+        next("in-progress", "AMB"),
+        next("finished", "AMB"),
+        next("finished", "IMP"),
+    ];
+    for step in &steps {
+        assert_eq!(app.put(&format!("Encounter/{enc}"), step).await.status, 200);
+    }
+    let born_finished = app.create(&encounter("p2", "finished")).await;
+    let got = r.wait_delivered(3).await;
+    let focus: Vec<(Value, Value)> = got[1..]
+        .iter()
+        .map(|g| {
+            let e = &g.json()["entry"][1]["resource"];
+            (e["id"].clone(), e["meta"]["versionId"].clone())
+        })
+        .collect();
+    assert_eq!(
+        focus,
+        vec![(json!(enc), json!("3")), (json!(born_finished), json!("1"))],
+        "only planned → in-progress → *finished* and a create as finished fire"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(r.delivered().len(), 3);
+    server.stop().await;
+}
+
 async fn the_notifications_match_the_backport_package_examples(backend: Backend) {
     // The package's own R4 examples have the layout the inferno fixtures have.
     let package = test_data().join("packages/hl7.fhir.uv.subscriptions-backport-1.1.0-sushi.tgz");
@@ -427,6 +496,12 @@ async fn the_notifications_match_the_backport_package_examples(backend: Backend)
         }
         assert_eq!(theirs, fixture, "{example}");
     }
+    // The deliberately non-conformant fixture (no request / response on the
+    // status entry) does not have that layout.
+    assert_ne!(
+        shape(&fixture("empty_notification_bundle_non_conformant_example.json")),
+        shape(&fixture("empty_notification_bundle_example.json"))
+    );
     // And a heartbeat from Ipê has that layout too.
     let server = Server::start(&fresh_database(backend).await).await;
     let app = &server.app;
@@ -672,6 +747,7 @@ async fn pending_notifications_are_delivered_after_a_restart_without_loss(backen
 
 on_both_backends!(
     topic_subscriptions_notify_create_update_delete_with_each_payload,
+    a_topic_fires_on_the_transition_its_previous_and_current_criteria_describe,
     the_notifications_match_the_backport_package_examples,
     r4_criteria_subscriptions_put_matching_resources_to_the_endpoint,
     what_cannot_be_honoured_is_refused_with_422,
