@@ -235,7 +235,10 @@ fn example(package: &Path, file: &str) -> Result<Value> {
 
 /// An RNDS patient: the RNDS package ships no examples, so this one is
 /// written from BRIndividuo-1.0's snapshot (nationality, active, gender
-/// from BRSexo, birth date, a CPF issued by the RFB, a name, a phone).
+/// from BRSexo, birth date, a name, a phone). It has no identifier: the
+/// required binding of `identifier.type`, BRTipoDocumentoIndividuo-1.0,
+/// names a value set (`http://hl7.org/fhir/ValueSet/identifier-type`) as
+/// its code system, so no coding can be both a valid Coding and in it.
 fn br_individuo() -> Value {
     json!({
         "resourceType": "Patient",
@@ -245,15 +248,6 @@ fn br_individuo() -> Value {
             "valueCodeableConcept": {
                 "coding": [{ "system": "http://www.saude.gov.br/fhir/r4/CodeSystem/BRPais", "code": "10" }]
             }
-        }],
-        "identifier": [{
-            "use": "official",
-            // BRTipoDocumentoIndividuo-1.0 names the identifier-type value
-            // set as its system (an error of the package): the code is
-            // reported as not checkable, a warning.
-            "type": { "coding": [{ "system": "http://hl7.org/fhir/ValueSet/identifier-type", "code": "TAX" }] },
-            "value": "12345678909",
-            "assigner": { "display": "RFB" }
         }],
         "active": true,
         "name": [{ "use": "official", "text": "Maria da Silva" }],
