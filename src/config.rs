@@ -112,6 +112,10 @@ pub struct Overrides {
     /// How often the change feed is polled for writes of other nodes, in milliseconds.
     #[arg(long, env = "IPE_SUBSCRIPTION_POLL_MS", global = true)]
     pub subscription_poll_ms: Option<u64>,
+    /// How long a claimed notification stays with its node beyond the send
+    /// timeout, in milliseconds; after that another node takes it over.
+    #[arg(long, env = "IPE_SUBSCRIPTION_LEASE_MS", global = true)]
+    pub subscription_lease_ms: Option<u64>,
 }
 
 /// What a conditional delete does when several resources match
@@ -171,6 +175,7 @@ struct FileConfig {
     subscription_timeout_ms: Option<u64>,
     subscription_hmac_secret: Option<String>,
     subscription_poll_ms: Option<u64>,
+    subscription_lease_ms: Option<u64>,
 }
 
 /// The checked configuration the server runs with.
@@ -389,6 +394,7 @@ fn subscription_settings(o: &Overrides, file: &FileConfig) -> crate::subscriptio
             .or(file.subscription_hmac_secret.clone())
             .filter(|s| !s.is_empty()),
         poll: ms(o.subscription_poll_ms, file.subscription_poll_ms, d.poll),
+        lease: ms(o.subscription_lease_ms, file.subscription_lease_ms, d.lease),
     }
 }
 

@@ -66,6 +66,9 @@ pub struct Settings {
     /// How often the feed is polled when no local write wakes the
     /// dispatcher (writes of other nodes).
     pub poll: Duration,
+    /// How long a claim outlives the longest send timeout: a node that dies
+    /// holding notifications delays them this much (plus the timeout).
+    pub lease: Duration,
 }
 
 impl Default for Settings {
@@ -78,6 +81,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             hmac_secret: None,
             poll: Duration::from_millis(250),
+            lease: Duration::from_secs(30),
         }
     }
 }

@@ -10,6 +10,7 @@
 //!   `max_attempts`; then the notification is given up (`failed`) and the
 //!   next one of the subscription goes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -64,7 +65,7 @@ async fn claim(ctx: &Context, node: &str) -> Result<Vec<Delivery>, FhirError> {
         .max()
         .map_or(ctx.subscriptions.settings.timeout, Duration::from_secs)
         .max(ctx.subscriptions.settings.timeout);
-    let lease = now + micros(longest + Duration::from_secs(30));
+    let lease = now + micros(longest + ctx.subscriptions.settings.lease);
     Ok(ctx.store.claim_deliveries(node, now, lease, CLAIM).await?)
 }
 
@@ -75,7 +76,15 @@ fn micros(d: Duration) -> i64 {
 /// Sends one notification and records what happened.
 async fn deliver(ctx: &Context, client: &reqwest::Client, base: &str, node: &str, d: &Delivery) {
     let hub = &ctx.subscriptions;
-    let Some(sub) = hub.subscription(&d.sub_id) else {
+    let sub = match subscription_of(ctx, &d.sub_id).await {
+        Ok(sub) => sub,
+        Err(error) => {
+            // Left claimed: the lease runs out and the row is claimed again.
+            tracing::error!(%error, subscription = %d.sub_id, "cannot read the subscription of a notification");
+            return;
+        }
+    };
+    let Some(sub) = sub else {
         let gone = Attempt::Failed {
             error: "the subscription no longer exists".into(),
             retry_at: None,
@@ -118,6 +127,30 @@ async fn deliver(ctx: &Context, client: &reqwest::Client, base: &str, node: &str
         Ok(None) => tracing::warn!(subscription = %d.sub_id, "a delivery lease was lost to another node"),
         Err(error) => tracing::error!(%error, "recording a delivery failed"),
     }
+}
+
+/// The subscription of a claimed notification. With several nodes, another
+/// node may have dispatched the Subscription and its notifications before
+/// this node's dispatcher caught up with the feed: then it is read from the
+/// database rather than given up as unknown. The hub is left to the
+/// dispatcher, which follows the feed in order.
+async fn subscription_of(ctx: &Context, id: &str) -> Result<Option<Arc<Subscription>>, FhirError> {
+    let hub = &ctx.subscriptions;
+    if let Some(sub) = hub.subscription(id) {
+        return Ok(Some(sub));
+    }
+    let stored = ctx.store.read_current("Subscription", id).await?;
+    let Some(resource) = stored
+        .and_then(|v| v.body)
+        .and_then(|body| serde_json::from_slice::<Value>(&body).ok())
+    else {
+        return Ok(None);
+    };
+    if hub.topic(resource["criteria"].as_str().unwrap_or_default()).is_none() {
+        super::load_stored_topics(ctx).await?;
+    }
+    let registry = ctx.registry.current();
+    Ok(super::read_subscription(hub, &registry, &resource).ok().map(Arc::new))
 }
 
 /// When the next attempt is due, or `None` when the budget is spent.

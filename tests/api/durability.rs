@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::helpers::{fresh_database, Backend, TestApp};
 use crate::on_both_backends;
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -20,11 +20,11 @@ fn free_port() -> u16 {
 
 /// The running binary; killed (and reaped) when dropped, so a failing test
 /// leaves no server behind.
-struct Running(Child);
+pub(crate) struct Running(Child);
 
 impl Running {
     /// SIGKILL: no shutdown, nothing flushed beyond what commits did.
-    fn crash(&mut self) {
+    pub(crate) fn crash(&mut self) {
         self.0.kill().expect("kill");
         self.0.wait().expect("reap");
     }
@@ -39,6 +39,11 @@ impl Drop for Running {
 
 /// Starts the binary and waits until it answers `/readyz`.
 async fn start(database_url: &str, port: u16) -> (Running, TestApp) {
+    start_with(database_url, port, &[]).await
+}
+
+/// `start` with more settings (`--name value` pairs).
+pub(crate) async fn start_with(database_url: &str, port: u16, settings: &[&str]) -> (Running, TestApp) {
     let child = Command::new(env!("CARGO_BIN_EXE_ipe"))
         .args([
             "serve",
@@ -49,6 +54,7 @@ async fn start(database_url: &str, port: u16) -> (Running, TestApp) {
             "--database-url",
             database_url,
         ])
+        .args(settings)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -16,6 +16,7 @@ mod index;
 mod patch;
 mod search;
 mod search_parameters;
+mod subscription_kill;
 mod subscriptions;
 mod synthea;
 mod terminology;

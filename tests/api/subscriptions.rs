@@ -59,7 +59,7 @@ impl Received {
     }
 }
 
-fn param<'v>(parameters: &'v Value, name: &str) -> &'v Value {
+pub(crate) fn param<'v>(parameters: &'v Value, name: &str) -> &'v Value {
     parameters["parameter"]
         .as_array()
         .and_then(|ps| ps.iter().find(|p| p["name"] == name))
@@ -207,7 +207,7 @@ impl Server {
 
 /// A topic on Encounter create/update/delete, filterable by patient, stored
 /// as the IG does on R4 (Basic + cross-version extensions).
-fn encounter_topic() -> Value {
+pub(crate) fn encounter_topic() -> Value {
     let x = |name: &str| format!("http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic.{name}");
     json!({
         "resourceType": "Basic",
@@ -230,7 +230,7 @@ fn encounter_topic() -> Value {
     })
 }
 
-fn topic_subscription(endpoint: &str, content: &str, filter: Option<&str>) -> Value {
+pub(crate) fn topic_subscription(endpoint: &str, content: &str, filter: Option<&str>) -> Value {
     let mut sub = json!({
         "resourceType": "Subscription",
         "meta": {"profile": [format!("{BACKPORT}backport-subscription")]},
@@ -252,12 +252,12 @@ fn topic_subscription(endpoint: &str, content: &str, filter: Option<&str>) -> Va
     sub
 }
 
-fn encounter(patient: &str, status: &str) -> Value {
+pub(crate) fn encounter(patient: &str, status: &str) -> Value {
     json!({"resourceType": "Encounter", "status": status, "class": {"code": "AMB"},
            "subject": {"reference": format!("Patient/{patient}")}})
 }
 
-async fn wait_status(app: &TestApp, id: &str, status: &str) {
+pub(crate) async fn wait_status(app: &TestApp, id: &str, status: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let got = app.get(&format!("Subscription/{id}")).await.json();
