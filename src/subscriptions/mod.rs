@@ -1,6 +1,6 @@
 //! Subscriptions: R4 criteria subscriptions and topic-based ones of the
-//! Subscriptions R5 Backport IG, delivered durably over rest-hook
-//! (docs/subscriptions.md).
+//! Subscriptions R5 Backport IG, delivered durably over rest-hook and
+//! websocket (docs/subscriptions.md).
 //!
 //! # Layout
 //!
@@ -15,7 +15,8 @@
 //! - [`worker`]: claims due delivery rows, sends them, records the outcome,
 //!   retries with backoff and moves subscriptions through their statuses.
 //! - [`ticker`]: heartbeats and `end`.
-//! - [`notification`]: the notification Bundles; [`rest_hook`]: the channel.
+//! - [`notification`]: the notification Bundles; [`rest_hook`] and
+//!   [`websocket`]: the channels.
 //! - [`operations`]: `$status` and `$events`.
 //!
 //! The active subscriptions and known topics are kept in a [`Hub`] shared
@@ -31,6 +32,7 @@ pub mod rest_hook;
 pub mod spec;
 pub mod ticker;
 pub mod topic;
+pub mod websocket;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -93,6 +95,8 @@ pub struct Hub {
     pub feed_changed: tokio::sync::Notify,
     /// Delivery rows were queued: the worker has work.
     pub queued: tokio::sync::Notify,
+    /// The websockets bound on this node.
+    pub sockets: websocket::Sockets,
     /// The public base URL notifications use (set when the engine starts).
     base: std::sync::OnceLock<String>,
     /// How far in the change feed this hub is current.

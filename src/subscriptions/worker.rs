@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::notification::{self, Event, StatusLine};
 use super::rest_hook::{self, Send};
 use super::spec::{Status, Subscription};
+use super::websocket;
 use crate::error::FhirError;
 use crate::rest::Context;
 use crate::store::{Attempt, Delivery, DeliveryCounters, DeliveryKind};
@@ -65,7 +66,11 @@ async fn claim(ctx: &Context, node: &str) -> Result<Vec<Delivery>, FhirError> {
         .map_or(ctx.subscriptions.settings.timeout, Duration::from_secs)
         .max(ctx.subscriptions.settings.timeout);
     let lease = now + micros(longest + Duration::from_secs(30));
-    Ok(ctx.store.claim_deliveries(node, now, lease, CLAIM).await?)
+    // A subscription this node has not read from the feed yet waits: its
+    // row would be given up as unknown.
+    let mut bound = ctx.subscriptions.sockets.bound_ids();
+    bound.retain(|id| ctx.subscriptions.subscription(id).is_some());
+    Ok(ctx.store.claim_deliveries_with(node, now, lease, CLAIM, &bound).await?)
 }
 
 fn micros(d: Duration) -> i64 {
@@ -86,14 +91,7 @@ async fn deliver(ctx: &Context, client: &reqwest::Client, base: &str, node: &str
         return;
     };
     let sent = match build(ctx, &sub, base, d).await {
-        Ok(out) => {
-            let how = Send {
-                headers: &sub.headers,
-                secret: sub.hmac_secret.as_deref().or(hub.settings.hmac_secret.as_deref()),
-                timeout: sub.timeout_secs.map_or(hub.settings.timeout, Duration::from_secs),
-            };
-            rest_hook::send(client, &out, &how).await
-        }
+        Ok(out) => send(ctx, client, &sub, d, out).await,
         Err(error) => Err(error),
     };
     let now = ctx.clock.now_micros();
@@ -117,6 +115,31 @@ async fn deliver(ctx: &Context, client: &reqwest::Client, base: &str, node: &str
         Ok(Some(counters)) => lifecycle(ctx, &sub, d, &attempt, &counters).await,
         Ok(None) => tracing::warn!(subscription = %d.sub_id, "a delivery lease was lost to another node"),
         Err(error) => tracing::error!(%error, "recording a delivery failed"),
+    }
+}
+
+/// Sends `out` over the subscription's channel.
+async fn send(
+    ctx: &Context,
+    client: &reqwest::Client,
+    sub: &Subscription,
+    d: &Delivery,
+    out: notification::Outgoing,
+) -> Result<(), String> {
+    let settings = &ctx.subscriptions.settings;
+    match sub.channel.as_str() {
+        "websocket" => {
+            let frame = websocket::frame(sub, d, out.body);
+            ctx.subscriptions.sockets.send(&sub.id, &frame).await
+        }
+        _ => {
+            let how = Send {
+                headers: &sub.headers,
+                secret: sub.hmac_secret.as_deref().or(settings.hmac_secret.as_deref()),
+                timeout: sub.timeout_secs.map_or(settings.timeout, Duration::from_secs),
+            };
+            rest_hook::send(client, &out, &how).await
+        }
     }
 }
 

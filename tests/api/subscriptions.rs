@@ -588,9 +588,9 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
             "nonsense",
         ),
         (
-            r4("Observation?code=1", "websocket"),
+            r4("Observation?code=1", "message"),
             "Subscription.channel.type",
-            "websocket",
+            "message",
         ),
         (r4("Observation?code=1", "email"), "Subscription.channel.type", "email"),
         (
@@ -622,7 +622,7 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
         .expect("trigger")
         .push(json!({"url": "queryCriteria", "extension": [{"url": "current", "valueString": "subject.name=x"}]}));
     assert_eq!(app.post("Basic", &topic).await.status, 422);
-    // What is claimed: rest-hook only, the topic, $status and $events
+    // What is claimed: the topic, $status, $events, $get-ws-binding-token
     // (besides `$validate`, served on every type).
     let cs = app.get("metadata").await.json();
     let subscription = cs["rest"][0]["resource"]
@@ -637,7 +637,7 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
         .flatten()
         .filter_map(|o| o["name"].as_str())
         .collect();
-    assert_eq!(ops, vec!["validate", "status", "events"]);
+    assert_eq!(ops, vec!["validate", "status", "events", "get-ws-binding-token"]);
     assert!(subscription["documentation"]
         .as_str()
         .unwrap_or_default()
@@ -753,4 +753,144 @@ on_both_backends!(
     what_cannot_be_honoured_is_refused_with_422,
     failed_deliveries_are_retried_in_order_until_the_receiver_recovers,
     pending_notifications_are_delivered_after_a_restart_without_loss,
+    a_websocket_on_another_node_receives_the_notifications_after_binding_with_a_token,
+    r4_websocket_subscriptions_bind_by_id_and_get_pings,
 );
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Socket {
+    let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
+    socket
+}
+
+async fn send_text(socket: &mut Socket, text: &str) {
+    use futures_util::SinkExt;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::Text(text.to_owned()))
+        .await
+        .expect("websocket send");
+}
+
+/// The next text frame (pings skipped), within 30 s.
+async fn next_text(socket: &mut Socket) -> String {
+    use futures_util::StreamExt;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = tokio::time::timeout(left, socket.next())
+            .await
+            .expect("a websocket frame in time")
+            .expect("the websocket is open")
+            .expect("a websocket frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return text;
+        }
+    }
+}
+
+fn websocket_subscription(content: &str) -> Value {
+    let mut sub = topic_subscription("", content, None);
+    sub["channel"] = json!({
+        "type": "websocket",
+        "payload": "application/fhir+json",
+        "_payload": {"extension": [{"url": format!("{BACKPORT}backport-payload-content"), "valueCode": content}]}
+    });
+    sub
+}
+
+/// The socket is bound on node B; the Encounters are written on node A
+/// (one before the bind: it waits for the socket), so the notifications
+/// reach B only through the database.
+async fn a_websocket_on_another_node_receives_the_notifications_after_binding_with_a_token(backend: Backend) {
+    let database = fresh_database(backend).await;
+    let a = Server::start(&database).await;
+    let b = Server::start(&database).await;
+    a.app.create(&encounter_topic()).await;
+    let id = a.app.create(&websocket_subscription("id-only")).await;
+    let first = a.app.create(&encounter("p1", "planned")).await;
+
+    let r = b.app.get(&format!("Subscription/{id}/$get-ws-binding-token")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = param(&r.json(), "token")["valueString"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!token.is_empty(), "{}", r.text);
+    assert_eq!(param(&r.json(), "subscription")["valueString"], id.as_str());
+    assert!(
+        param(&r.json(), "expiration")["valueDateTime"].is_string(),
+        "{}",
+        r.text
+    );
+    let url = param(&r.json(), "websocket-url")["valueUrl"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(url, format!("{}/ws", b.app.base.replacen("http://", "ws://", 1)));
+
+    let mut socket = connect(&url).await;
+    send_text(&mut socket, "bind-with-token not-a-token").await;
+    assert!(next_text(&mut socket).await.starts_with("error "));
+    send_text(&mut socket, &format!("bind-with-token {token}")).await;
+    let handshake: Value = serde_json::from_str(&next_text(&mut socket).await).expect("a Bundle");
+    let kind = |b: &Value| param(&b["entry"][0]["resource"], "type")["valueCode"].clone();
+    assert_eq!(kind(&handshake), "handshake", "{handshake:#}");
+    let event: Value = serde_json::from_str(&next_text(&mut socket).await).expect("a Bundle");
+    assert_eq!(kind(&event), "event-notification", "{event:#}");
+    // Sent by node B (its base URL), written on node A.
+    assert_eq!(
+        event["entry"][1]["fullUrl"],
+        format!("{}/Encounter/{first}", b.app.base)
+    );
+    wait_status(&a.app, &id, "active").await;
+
+    let second = a.app.create(&encounter("p2", "planned")).await;
+    let event: Value = serde_json::from_str(&next_text(&mut socket).await).expect("a Bundle");
+    assert_eq!(
+        event["entry"][1]["fullUrl"],
+        format!("{}/Encounter/{second}", b.app.base)
+    );
+    let number = param(&event["entry"][0]["resource"], "notification-event")["part"][0]["valueString"].clone();
+    assert_eq!(number, "2", "{event:#}");
+
+    // Only websocket subscriptions get tokens.
+    let hook = a
+        .app
+        .create(&topic_subscription("http://127.0.0.1:9/hook", "empty", None))
+        .await;
+    assert_eq!(
+        b.app
+            .get(&format!("Subscription/{hook}/$get-ws-binding-token"))
+            .await
+            .status,
+        400
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn r4_websocket_subscriptions_bind_by_id_and_get_pings(backend: Backend) {
+    let server = Server::start(&fresh_database(backend).await).await;
+    let app = &server.app;
+    let sub = json!({"resourceType": "Subscription", "status": "requested", "reason": "x",
+                     "criteria": "Patient?family=Chalmers", "channel": {"type": "websocket"}});
+    let id = app.create(&sub).await;
+    let cs = app.get("metadata").await.json();
+    let url = cs["rest"][0]["extension"][0]["valueUri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut socket = connect(&url).await;
+    send_text(&mut socket, "bind nonexistent").await;
+    assert!(next_text(&mut socket).await.starts_with("error "));
+    send_text(&mut socket, &format!("bind {id}")).await;
+    assert_eq!(next_text(&mut socket).await, format!("bound {id}"));
+    wait_status(app, &id, "active").await;
+    app.create(&json!({"resourceType": "Patient", "name": [{"family": "Other"}]}))
+        .await;
+    app.create(&json!({"resourceType": "Patient", "name": [{"family": "Chalmers"}]}))
+        .await;
+    assert_eq!(next_text(&mut socket).await, format!("ping {id}"));
+    server.stop().await;
+}
