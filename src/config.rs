@@ -112,6 +112,13 @@ pub struct Overrides {
     /// How often the change feed is polled for writes of other nodes, in milliseconds.
     #[arg(long, env = "IPE_SUBSCRIPTION_POLL_MS", global = true)]
     pub subscription_poll_ms: Option<u64>,
+    /// SMTP server of email subscriptions: `smtp://host:port` (STARTTLS when
+    /// offered), `smtps://host:port` (TLS), with `user:password@` if needed.
+    #[arg(long, env = "IPE_SUBSCRIPTION_SMTP_URL", global = true, hide_env_values = true)]
+    pub subscription_smtp_url: Option<String>,
+    /// Sender address of email notifications.
+    #[arg(long, env = "IPE_SUBSCRIPTION_SMTP_FROM", global = true)]
+    pub subscription_smtp_from: Option<String>,
 }
 
 /// What a conditional delete does when several resources match
@@ -171,6 +178,8 @@ struct FileConfig {
     subscription_timeout_ms: Option<u64>,
     subscription_hmac_secret: Option<String>,
     subscription_poll_ms: Option<u64>,
+    subscription_smtp_url: Option<String>,
+    subscription_smtp_from: Option<String>,
 }
 
 /// The checked configuration the server runs with.
@@ -389,6 +398,16 @@ fn subscription_settings(o: &Overrides, file: &FileConfig) -> crate::subscriptio
             .or(file.subscription_hmac_secret.clone())
             .filter(|s| !s.is_empty()),
         poll: ms(o.subscription_poll_ms, file.subscription_poll_ms, d.poll),
+        smtp_url: o
+            .subscription_smtp_url
+            .clone()
+            .or(file.subscription_smtp_url.clone())
+            .filter(|s| !s.is_empty()),
+        smtp_from: o
+            .subscription_smtp_from
+            .clone()
+            .or(file.subscription_smtp_from.clone())
+            .unwrap_or(d.smtp_from),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Subscriptions: R4 criteria subscriptions and topic-based ones of the
-//! Subscriptions R5 Backport IG, delivered durably over rest-hook and
-//! websocket (docs/subscriptions.md).
+//! Subscriptions R5 Backport IG, delivered durably over rest-hook,
+//! websocket and email (docs/subscriptions.md).
 //!
 //! # Layout
 //!
@@ -15,8 +15,8 @@
 //! - [`worker`]: claims due delivery rows, sends them, records the outcome,
 //!   retries with backoff and moves subscriptions through their statuses.
 //! - [`ticker`]: heartbeats and `end`.
-//! - [`notification`]: the notification Bundles; [`rest_hook`] and
-//!   [`websocket`]: the channels.
+//! - [`notification`]: the notification Bundles; [`rest_hook`],
+//!   [`websocket`] and [`email`]: the channels.
 //! - [`operations`]: `$status` and `$events`.
 //!
 //! The active subscriptions and known topics are kept in a [`Hub`] shared
@@ -25,6 +25,7 @@
 //! other).
 
 pub mod dispatcher;
+pub mod email;
 pub mod matcher;
 pub mod notification;
 pub mod operations;
@@ -68,6 +69,11 @@ pub struct Settings {
     /// How often the feed is polled when no local write wakes the
     /// dispatcher (writes of other nodes).
     pub poll: Duration,
+    /// The SMTP server of email subscriptions (`smtp://…`); without it
+    /// email subscriptions are refused.
+    pub smtp_url: Option<String>,
+    /// The sender of email notifications.
+    pub smtp_from: String,
 }
 
 impl Default for Settings {
@@ -80,6 +86,8 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             hmac_secret: None,
             poll: Duration::from_millis(250),
+            smtp_url: None,
+            smtp_from: "ipe@localhost".to_owned(),
         }
     }
 }
@@ -194,9 +202,8 @@ pub async fn admit(ctx: &Context, resource: &mut Value) -> Result<(), FhirError>
                 // dispatcher yet: look in the database once.
                 load_stored_topics(ctx).await?;
             }
-            read_subscription(&ctx.subscriptions, &registry, resource)
-                .map(drop)
-                .map_err(FhirError::Unprocessable)
+            let sub = read_subscription(&ctx.subscriptions, &registry, resource).map_err(FhirError::Unprocessable)?;
+            email::admit(&sub, &ctx.subscriptions.settings).map_err(FhirError::Unprocessable)
         }
         Some("Basic") if topic::is_topic_basic(resource) => {
             let registry = ctx.registry.current();

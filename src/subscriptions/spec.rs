@@ -19,9 +19,9 @@ pub const BACKPORT: &str = "http://hl7.org/fhir/uv/subscriptions-backport/Struct
 pub const HMAC_SECRET_EXTENSION: &str = "https://ipe.dev/fhir/StructureDefinition/subscription-hmac-secret";
 
 /// The channel types this server delivers over.
-pub const CHANNELS: &[&str] = &["rest-hook", "websocket"];
+pub const CHANNELS: &[&str] = &["rest-hook", "websocket", "email"];
 /// The R4 channel types not delivered (refused at create).
-pub const NOT_BUILT: &[&str] = &["email", "message"];
+pub const NOT_BUILT: &[&str] = &["message"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -241,6 +241,8 @@ pub fn read(
 fn endpoint_problem(channel_type: &str, endpoint: &str) -> Option<String> {
     match channel_type {
         "websocket" => None,
+        "email" if super::email::mailbox(endpoint).is_some() => None,
+        "email" => Some("an email channel needs a mailto: endpoint with one address".to_owned()),
         _ if endpoint.starts_with("http://") || endpoint.starts_with("https://") => None,
         other => Some(format!("a {other} channel needs an http:// or https:// endpoint")),
     }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::notification::{self, Event, StatusLine};
 use super::rest_hook::{self, Send};
 use super::spec::{Status, Subscription};
-use super::websocket;
+use super::{email, websocket};
 use crate::error::FhirError;
 use crate::rest::Context;
 use crate::store::{Attempt, Delivery, DeliveryCounters, DeliveryKind};
@@ -127,16 +127,18 @@ async fn send(
     out: notification::Outgoing,
 ) -> Result<(), String> {
     let settings = &ctx.subscriptions.settings;
+    let timeout = sub.timeout_secs.map_or(settings.timeout, Duration::from_secs);
     match sub.channel.as_str() {
         "websocket" => {
             let frame = websocket::frame(sub, d, out.body);
             ctx.subscriptions.sockets.send(&sub.id, &frame).await
         }
+        "email" => email::send(settings, sub, d, out, timeout).await,
         _ => {
             let how = Send {
                 headers: &sub.headers,
                 secret: sub.hmac_secret.as_deref().or(settings.hmac_secret.as_deref()),
-                timeout: sub.timeout_secs.map_or(settings.timeout, Duration::from_secs),
+                timeout,
             };
             rest_hook::send(client, &out, &how).await
         }

@@ -169,7 +169,13 @@ struct Server {
 
 impl Server {
     async fn start(database_url: &str) -> Server {
+        Server::start_with_smtp(database_url, None).await
+    }
+
+    /// With `smtp` as the SMTP server of email subscriptions.
+    async fn start_with_smtp(database_url: &str, smtp: Option<String>) -> Server {
         let o = Overrides {
+            subscription_smtp_url: smtp,
             host: Some("127.0.0.1".into()),
             port: Some(0),
             database_url: Some(database_url.to_owned()),
@@ -592,7 +598,11 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
             "Subscription.channel.type",
             "message",
         ),
-        (r4("Observation?code=1", "email"), "Subscription.channel.type", "email"),
+        (
+            r4("Observation?code=1", "email"),
+            "Subscription.channel.endpoint",
+            "mailto:",
+        ),
         (
             r4("http://ipe.test/topics/unknown", "rest-hook"),
             "Subscription.criteria",
@@ -755,7 +765,175 @@ on_both_backends!(
     pending_notifications_are_delivered_after_a_restart_without_loss,
     a_websocket_on_another_node_receives_the_notifications_after_binding_with_a_token,
     r4_websocket_subscriptions_bind_by_id_and_get_pings,
+    email_subscriptions_send_the_notification_bundles_through_the_smtp_server,
 );
+
+/// One message the SMTP receiver took.
+#[derive(Debug, Clone)]
+struct Mail {
+    from: String,
+    to: Vec<String>,
+    data: String,
+}
+
+impl Mail {
+    /// The header `name` of the message.
+    fn header(&self, name: &str) -> Option<String> {
+        let (head, _) = self.data.split_once("\r\n\r\n")?;
+        // Long header lines are folded (RFC 5322 2.2.3).
+        let head = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+        head.split("\r\n")
+            .find_map(|l| l.split_once(": ").filter(|(n, _)| n.eq_ignore_ascii_case(name)))
+            .map(|(_, v)| v.to_owned())
+    }
+
+    /// The JSON of a base64 `application/fhir+json` body.
+    fn json(&self) -> Value {
+        use base64::Engine;
+        let (_, body) = self.data.split_once("\r\n\r\n").unwrap_or_default();
+        let joined: String = body.split("\r\n").collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(joined.trim())
+            .unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    }
+}
+
+/// A minimal SMTP server (RFC 5321: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
+/// QUIT; no extensions offered, so the client sends plain SMTP) that keeps
+/// every message it accepts.
+struct SmtpReceiver {
+    url: String,
+    mails: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl SmtpReceiver {
+    async fn start() -> SmtpReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind smtp");
+        let port = listener.local_addr().expect("smtp address").port();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let kept = mails.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(smtp_session(stream, kept.clone()));
+            }
+        });
+        SmtpReceiver {
+            url: format!("smtp://127.0.0.1:{port}"),
+            mails,
+        }
+    }
+
+    async fn wait_mails(&self, n: usize) -> Vec<Mail> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.mails.lock().expect("mails").clone();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(Instant::now() < deadline, "expected {n} mails, got {got:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn smtp_session(stream: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let reply = |text: &str| format!("{text}\r\n");
+    let mut out = reply("220 test ESMTP");
+    let mut from = String::new();
+    let mut to = Vec::new();
+    loop {
+        if write.write_all(out.as_bytes()).await.is_err() {
+            return;
+        }
+        let Ok(Some(line)) = lines.next_line().await else {
+            return;
+        };
+        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+        out = match verb.as_str() {
+            "EHLO" | "HELO" => reply("250 test"),
+            "MAIL" => {
+                from = line[10..].trim().to_owned();
+                reply("250 OK")
+            }
+            "RCPT" => {
+                to.push(line[8..].trim().to_owned());
+                reply("250 OK")
+            }
+            "DATA" => {
+                if write.write_all(b"354 end with .\r\n").await.is_err() {
+                    return;
+                }
+                let mut data = Vec::new();
+                loop {
+                    let Ok(Some(l)) = lines.next_line().await else { return };
+                    if l == "." {
+                        break;
+                    }
+                    // A line starting with a dot was sent with one more (dot-stuffing).
+                    data.push(l.strip_prefix('.').map_or_else(|| l.clone(), str::to_owned));
+                }
+                mails.lock().expect("mails").push(Mail {
+                    from: std::mem::take(&mut from),
+                    to: std::mem::take(&mut to),
+                    data: data.join("\r\n"),
+                });
+                reply("250 queued")
+            }
+            "RSET" | "NOOP" => reply("250 OK"),
+            "QUIT" => {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                return;
+            }
+            _ => reply("502 not implemented"),
+        };
+    }
+}
+
+async fn email_subscriptions_send_the_notification_bundles_through_the_smtp_server(backend: Backend) {
+    let smtp = SmtpReceiver::start().await;
+    let server = Server::start_with_smtp(&fresh_database(backend).await, Some(smtp.url.clone())).await;
+    let app = &server.app;
+    app.create(&encounter_topic()).await;
+    let mut sub = topic_subscription("mailto:alerts@example.org", "full-resource", None);
+    sub["channel"]["type"] = json!("email");
+    sub["channel"].as_object_mut().map(|c| c.remove("header"));
+    let id = app.create(&sub).await;
+    wait_status(app, &id, "active").await;
+    let enc = app.create(&encounter("p1", "planned")).await;
+    let mails = smtp.wait_mails(2).await;
+    assert_eq!(mails[0].to, vec!["<alerts@example.org>"]);
+    assert_eq!(mails[0].from, "<ipe@localhost>");
+    assert_eq!(
+        mails[0].header("Subject").as_deref(),
+        Some(format!("FHIR handshake for Subscription/{id}").as_str())
+    );
+    assert_eq!(
+        mails[0].header("Content-Type").as_deref(),
+        Some("application/fhir+json")
+    );
+    let kind = |b: &Value| param(&b["entry"][0]["resource"], "type")["valueCode"].clone();
+    assert_eq!(kind(&mails[0].json()), "handshake", "{:?}", mails[0]);
+    let event = mails[1].json();
+    assert_eq!(kind(&event), "event-notification", "{:?}", mails[1]);
+    assert_eq!(event["entry"][1]["resource"]["id"], enc.as_str(), "{event:#}");
+    assert_same_shape(&event, "full_resource_notification_bundle_example.json");
+
+    // Not a mailto: address; and no SMTP server configured.
+    sub["channel"]["endpoint"] = json!("http://example.org");
+    assert_eq!(app.post("Subscription", &sub).await.status, 422);
+    server.stop().await;
+    let plain = Server::start(&fresh_database(backend).await).await;
+    plain.app.create(&encounter_topic()).await;
+    sub["channel"]["endpoint"] = json!("mailto:alerts@example.org");
+    let r = plain.app.post("Subscription", &sub).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("SMTP"), "{}", r.text);
+    plain.stop().await;
+}
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
