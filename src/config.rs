@@ -116,6 +116,13 @@ pub struct Overrides {
     /// timeout, in milliseconds; after that another node takes it over.
     #[arg(long, env = "IPE_SUBSCRIPTION_LEASE_MS", global = true)]
     pub subscription_lease_ms: Option<u64>,
+    /// SMTP server of email subscriptions: `smtp://host:port` (STARTTLS when
+    /// offered), `smtps://host:port` (TLS), with `user:password@` if needed.
+    #[arg(long, env = "IPE_SUBSCRIPTION_SMTP_URL", global = true, hide_env_values = true)]
+    pub subscription_smtp_url: Option<String>,
+    /// Sender address of email notifications.
+    #[arg(long, env = "IPE_SUBSCRIPTION_SMTP_FROM", global = true)]
+    pub subscription_smtp_from: Option<String>,
 }
 
 /// What a conditional delete does when several resources match
@@ -176,6 +183,8 @@ struct FileConfig {
     subscription_hmac_secret: Option<String>,
     subscription_poll_ms: Option<u64>,
     subscription_lease_ms: Option<u64>,
+    subscription_smtp_url: Option<String>,
+    subscription_smtp_from: Option<String>,
 }
 
 /// The checked configuration the server runs with.
@@ -395,6 +404,16 @@ fn subscription_settings(o: &Overrides, file: &FileConfig) -> crate::subscriptio
             .filter(|s| !s.is_empty()),
         poll: ms(o.subscription_poll_ms, file.subscription_poll_ms, d.poll),
         lease: ms(o.subscription_lease_ms, file.subscription_lease_ms, d.lease),
+        smtp_url: o
+            .subscription_smtp_url
+            .clone()
+            .or(file.subscription_smtp_url.clone())
+            .filter(|s| !s.is_empty()),
+        smtp_from: o
+            .subscription_smtp_from
+            .clone()
+            .or(file.subscription_smtp_from.clone())
+            .unwrap_or(d.smtp_from),
     }
 }
 

@@ -374,6 +374,22 @@ pub async fn reindex_status(req: HttpRequest, state: web::Data<AppState>) -> Htt
     .await
 }
 
+/// The subscriptions websocket (`crate::subscriptions::websocket`).
+pub async fn subscription_websocket(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    // The message stream is bound to this worker thread.
+    actix_web::rt::spawn(crate::subscriptions::websocket::serve(
+        state.ctx.clone(),
+        session,
+        stream,
+    ));
+    Ok(response)
+}
+
 pub async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     handle(req, |req, neg, _| async move {
         let cs = rest::capabilities::capability_statement(&state.ctx, &state.base(&req), &state.started_at);

@@ -55,6 +55,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/readyz").route(web::get().to(h::readyz)))
     .service(
+        web::resource(crate::subscriptions::websocket::PATH)
+            .route(web::get().to(h::subscription_websocket))
+            .default_service(not_allowed()),
+    )
+    .service(
         web::resource("/_history")
             .route(web::get().to(h::history_system))
             .default_service(not_allowed()),

@@ -59,6 +59,11 @@ pub fn capability_statement(ctx: &Context, base: &str, started_at: &str) -> Valu
         "patchFormat": ["application/json-patch+json", "application/fhir+json", "application/fhir+xml"],
         "rest": [{
             "mode": "server",
+            // Where websocket subscriptions are bound (R4 core extension).
+            "extension": [{
+                "url": "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket",
+                "valueUri": crate::subscriptions::websocket::url(base),
+            }],
             "resource": resources,
             "interaction": [
                 {"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}
@@ -92,7 +97,7 @@ fn operations(t: ResourceType) -> Vec<Value> {
 
 /// The topics subscriptions can use (the backport IG's
 /// `capabilitystatement-subscriptiontopic-canonical`), and what is
-/// delivered: rest-hook only.
+/// delivered (`spec::CHANNELS`).
 fn describe_subscriptions(ctx: &Context, resource: &mut Value) {
     const TOPIC: &str =
         "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical";
@@ -109,9 +114,12 @@ fn describe_subscriptions(ctx: &Context, resource: &mut Value) {
         json!(["http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"]);
     resource["documentation"] = json!(format!(
         "R4 criteria subscriptions (criteria = a search on the resource's own parameters; no chains or _has) and \
-         topic-based subscriptions of the Subscriptions R5 Backport IG 1.1.0. Channel types delivered: {}. \
-         Not supported (refused at create): websocket, email, message, $get-ws-binding-token.",
-        crate::subscriptions::spec::CHANNELS.join(", ")
+         topic-based subscriptions of the Subscriptions R5 Backport IG 1.1.0. Channel types delivered: {}; \
+         websocket clients bind at the URL of the capabilitystatement-websocket extension with \
+         'bind-with-token <token from $get-ws-binding-token>' or the R4 'bind <id>'. \
+         Not supported (refused at create): {}.",
+        crate::subscriptions::spec::CHANNELS.join(", "),
+        crate::subscriptions::spec::NOT_BUILT.join(", ")
     ));
 }
 

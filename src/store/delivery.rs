@@ -202,27 +202,46 @@ impl Store {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
+        self.claim_deliveries_with(node, now, lease_until, limit, &[]).await
+    }
+
+    /// [`Store::claim_deliveries`], where a `websocket` row is claimed only
+    /// when its subscription is in `bound` (a socket on this node is bound
+    /// to it): the node holding the socket sends it.
+    pub async fn claim_deliveries_with(
+        &self,
+        node: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        bound: &[String],
+    ) -> Result<Vec<Delivery>, StoreError> {
         let skip_locked = match self.dialect {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
+        };
+        let websockets = if bound.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..bound.len()).map(|i| format!("${}", i + 5)).collect();
+            format!(" OR d.sub_id IN ({})", marks.join(", "))
         };
         let sql = format!(
             "UPDATE subscription_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT d.id FROM subscription_deliveries d \
                WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
                AND (d.lease_until IS NULL OR d.lease_until < $3) \
+               AND (d.channel <> 'websocket'{websockets}) \
                AND NOT EXISTS (SELECT 1 FROM subscription_deliveries e \
                  WHERE e.sub_id = d.sub_id AND e.state = 'pending' AND e.id < d.id) \
                ORDER BY d.id LIMIT $4{skip_locked}) \
              RETURNING {DELIVERY_COLUMNS}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(node)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.writer)
-            .await?;
+        let mut query = sqlx::query(&sql).bind(node).bind(lease_until).bind(now).bind(limit);
+        for id in bound {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(&self.writer).await?;
         let mut claimed = rows.iter().map(Delivery::from_row).collect::<Result<Vec<_>, _>>()?;
         claimed.sort_by_key(|d| d.id);
         Ok(claimed)

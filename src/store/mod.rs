@@ -17,6 +17,7 @@ mod reindex;
 mod search;
 mod sql;
 mod write;
+mod ws_tokens;
 
 pub use delivery::{Attempt, Delivery, DeliveryCounters, DeliveryKind, DispatchTx, Focus, NewDelivery};
 pub use error::StoreError;

@@ -1,6 +1,6 @@
 //! Subscriptions: R4 criteria subscriptions and topic-based ones of the
-//! Subscriptions R5 Backport IG, delivered durably over rest-hook
-//! (docs/subscriptions.md).
+//! Subscriptions R5 Backport IG, delivered durably over rest-hook,
+//! websocket and email (docs/subscriptions.md).
 //!
 //! # Layout
 //!
@@ -15,7 +15,8 @@
 //! - [`worker`]: claims due delivery rows, sends them, records the outcome,
 //!   retries with backoff and moves subscriptions through their statuses.
 //! - [`ticker`]: heartbeats and `end`.
-//! - [`notification`]: the notification Bundles; [`rest_hook`]: the channel.
+//! - [`notification`]: the notification Bundles; [`rest_hook`],
+//!   [`websocket`] and [`email`]: the channels.
 //! - [`operations`]: `$status` and `$events`.
 //!
 //! The active subscriptions and known topics are kept in a [`Hub`] shared
@@ -24,6 +25,7 @@
 //! other).
 
 pub mod dispatcher;
+pub mod email;
 pub mod matcher;
 pub mod notification;
 pub mod operations;
@@ -31,6 +33,7 @@ pub mod rest_hook;
 pub mod spec;
 pub mod ticker;
 pub mod topic;
+pub mod websocket;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -69,6 +72,11 @@ pub struct Settings {
     /// How long a claim outlives the longest send timeout: a node that dies
     /// holding notifications delays them this much (plus the timeout).
     pub lease: Duration,
+    /// The SMTP server of email subscriptions (`smtp://…`); without it
+    /// email subscriptions are refused.
+    pub smtp_url: Option<String>,
+    /// The sender of email notifications.
+    pub smtp_from: String,
 }
 
 impl Default for Settings {
@@ -82,6 +90,8 @@ impl Default for Settings {
             hmac_secret: None,
             poll: Duration::from_millis(250),
             lease: Duration::from_secs(30),
+            smtp_url: None,
+            smtp_from: "ipe@localhost".to_owned(),
         }
     }
 }
@@ -97,6 +107,8 @@ pub struct Hub {
     pub feed_changed: tokio::sync::Notify,
     /// Delivery rows were queued: the worker has work.
     pub queued: tokio::sync::Notify,
+    /// The websockets bound on this node.
+    pub sockets: websocket::Sockets,
     /// The public base URL notifications use (set when the engine starts).
     base: std::sync::OnceLock<String>,
     /// How far in the change feed this hub is current.
@@ -194,9 +206,8 @@ pub async fn admit(ctx: &Context, resource: &mut Value) -> Result<(), FhirError>
                 // dispatcher yet: look in the database once.
                 load_stored_topics(ctx).await?;
             }
-            read_subscription(&ctx.subscriptions, &registry, resource)
-                .map(drop)
-                .map_err(FhirError::Unprocessable)
+            let sub = read_subscription(&ctx.subscriptions, &registry, resource).map_err(FhirError::Unprocessable)?;
+            email::admit(&sub, &ctx.subscriptions.settings).map_err(FhirError::Unprocessable)
         }
         Some("Basic") if topic::is_topic_basic(resource) => {
             let registry = ctx.registry.current();

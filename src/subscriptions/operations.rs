@@ -28,7 +28,11 @@ pub const EVENTS_DEFINITION: &str =
 const MAX_EVENTS: i64 = 1000;
 
 /// The operations on Subscription: (name, definition).
-pub const OPERATIONS: &[(&str, &str)] = &[("status", STATUS_DEFINITION), ("events", EVENTS_DEFINITION)];
+pub const OPERATIONS: &[(&str, &str)] = &[
+    ("status", STATUS_DEFINITION),
+    ("events", EVENTS_DEFINITION),
+    ("get-ws-binding-token", super::websocket::TOKEN_DEFINITION),
+];
 
 /// `Subscription/[id]/$name` or `Subscription/$name`.
 pub async fn invoke(ctx: &Context, id: Option<&Id>, name: &str, parameters: &Value) -> Result<Value, FhirError> {
@@ -49,6 +53,8 @@ pub async fn invoke(ctx: &Context, id: Option<&Id>, name: &str, parameters: &Val
             status(ctx, &subs).await
         }
         ("events", Some(id)) => events(ctx, &*subscription(ctx, id.as_str())?, parameters).await,
+        ("get-ws-binding-token", Some(id)) => super::websocket::binding_token(ctx, vec![id.as_str().to_owned()]).await,
+        ("get-ws-binding-token", None) => super::websocket::binding_token(ctx, strings(parameters, "id")).await,
         ("events", None) => Err(FhirError::invalid(
             IssueType::Required,
             "$events is an instance operation: Subscription/[id]/$events",

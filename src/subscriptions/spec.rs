@@ -19,7 +19,9 @@ pub const BACKPORT: &str = "http://hl7.org/fhir/uv/subscriptions-backport/Struct
 pub const HMAC_SECRET_EXTENSION: &str = "https://ipe.dev/fhir/StructureDefinition/subscription-hmac-secret";
 
 /// The channel types this server delivers over.
-pub const CHANNELS: &[&str] = &["rest-hook"];
+pub const CHANNELS: &[&str] = &["rest-hook", "websocket", "email"];
+/// The R4 channel types not delivered (refused at create).
+pub const NOT_BUILT: &[&str] = &["message"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -177,12 +179,8 @@ pub fn read(
         ));
     }
     let endpoint = channel["endpoint"].as_str().unwrap_or_default().to_owned();
-    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-        issues.push(issue(
-            IssueType::Value,
-            "a rest-hook channel needs an http:// or https:// endpoint",
-            "Subscription.channel.endpoint",
-        ));
+    if let Some(problem) = endpoint_problem(&channel_type, &endpoint) {
+        issues.push(issue(IssueType::Value, problem, "Subscription.channel.endpoint"));
     }
     let headers = read_headers(channel, &mut issues);
     let payload = channel["payload"].as_str().map(str::to_owned);
@@ -236,6 +234,18 @@ pub fn read(
         end,
         hmac_secret,
     })
+}
+
+/// Why `endpoint` cannot serve the channel, if it cannot. A websocket
+/// subscription needs none: the client connects to the server.
+fn endpoint_problem(channel_type: &str, endpoint: &str) -> Option<String> {
+    match channel_type {
+        "websocket" => None,
+        "email" if super::email::mailbox(endpoint).is_some() => None,
+        "email" => Some("an email channel needs a mailto: endpoint with one address".to_owned()),
+        _ if endpoint.starts_with("http://") || endpoint.starts_with("https://") => None,
+        other => Some(format!("a {other} channel needs an http:// or https:// endpoint")),
+    }
 }
 
 fn find_extension<'v>(list: &'v Value, url: &str) -> Option<&'v Value> {

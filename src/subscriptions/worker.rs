@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::notification::{self, Event, StatusLine};
 use super::rest_hook::{self, Send};
 use super::spec::{Status, Subscription};
+use super::{email, websocket};
 use crate::error::FhirError;
 use crate::rest::Context;
 use crate::store::{Attempt, Delivery, DeliveryCounters, DeliveryKind};
@@ -66,7 +67,12 @@ async fn claim(ctx: &Context, node: &str) -> Result<Vec<Delivery>, FhirError> {
         .map_or(ctx.subscriptions.settings.timeout, Duration::from_secs)
         .max(ctx.subscriptions.settings.timeout);
     let lease = now + micros(longest + ctx.subscriptions.settings.lease);
-    Ok(ctx.store.claim_deliveries(node, now, lease, CLAIM).await?)
+    // Websocket rows are claimed only where a socket is bound to their
+    // subscription, and only for subscriptions this node has read from the
+    // feed (a row would otherwise be given up as unknown).
+    let mut bound = ctx.subscriptions.sockets.bound_ids();
+    bound.retain(|id| ctx.subscriptions.subscription(id).is_some());
+    Ok(ctx.store.claim_deliveries_with(node, now, lease, CLAIM, &bound).await?)
 }
 
 fn micros(d: Duration) -> i64 {
@@ -95,14 +101,7 @@ async fn deliver(ctx: &Context, client: &reqwest::Client, base: &str, node: &str
         return;
     };
     let sent = match build(ctx, &sub, base, d).await {
-        Ok(out) => {
-            let how = Send {
-                headers: &sub.headers,
-                secret: sub.hmac_secret.as_deref().or(hub.settings.hmac_secret.as_deref()),
-                timeout: sub.timeout_secs.map_or(hub.settings.timeout, Duration::from_secs),
-            };
-            rest_hook::send(client, &out, &how).await
-        }
+        Ok(out) => send(ctx, client, &sub, d, out).await,
         Err(error) => Err(error),
     };
     let now = ctx.clock.now_micros();
@@ -151,6 +150,33 @@ async fn subscription_of(ctx: &Context, id: &str) -> Result<Option<Arc<Subscript
     }
     let registry = ctx.registry.current();
     Ok(super::read_subscription(hub, &registry, &resource).ok().map(Arc::new))
+}
+
+/// Sends `out` over the subscription's channel.
+async fn send(
+    ctx: &Context,
+    client: &reqwest::Client,
+    sub: &Subscription,
+    d: &Delivery,
+    out: notification::Outgoing,
+) -> Result<(), String> {
+    let settings = &ctx.subscriptions.settings;
+    let timeout = sub.timeout_secs.map_or(settings.timeout, Duration::from_secs);
+    match sub.channel.as_str() {
+        "websocket" => {
+            let frame = websocket::frame(sub, d, out.body);
+            ctx.subscriptions.sockets.send(&sub.id, &frame).await
+        }
+        "email" => email::send(settings, sub, d, out, timeout).await,
+        _ => {
+            let how = Send {
+                headers: &sub.headers,
+                secret: sub.hmac_secret.as_deref().or(settings.hmac_secret.as_deref()),
+                timeout,
+            };
+            rest_hook::send(client, &out, &how).await
+        }
+    }
 }
 
 /// When the next attempt is due, or `None` when the budget is spent.

@@ -169,7 +169,13 @@ struct Server {
 
 impl Server {
     async fn start(database_url: &str) -> Server {
+        Server::start_with_smtp(database_url, None).await
+    }
+
+    /// With `smtp` as the SMTP server of email subscriptions.
+    async fn start_with_smtp(database_url: &str, smtp: Option<String>) -> Server {
         let o = Overrides {
+            subscription_smtp_url: smtp,
             host: Some("127.0.0.1".into()),
             port: Some(0),
             database_url: Some(database_url.to_owned()),
@@ -588,11 +594,15 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
             "nonsense",
         ),
         (
-            r4("Observation?code=1", "websocket"),
+            r4("Observation?code=1", "message"),
             "Subscription.channel.type",
-            "websocket",
+            "message",
         ),
-        (r4("Observation?code=1", "email"), "Subscription.channel.type", "email"),
+        (
+            r4("Observation?code=1", "email"),
+            "Subscription.channel.endpoint",
+            "mailto:",
+        ),
         (
             r4("http://ipe.test/topics/unknown", "rest-hook"),
             "Subscription.criteria",
@@ -622,7 +632,7 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
         .expect("trigger")
         .push(json!({"url": "queryCriteria", "extension": [{"url": "current", "valueString": "subject.name=x"}]}));
     assert_eq!(app.post("Basic", &topic).await.status, 422);
-    // What is claimed: rest-hook only, the topic, $status and $events
+    // What is claimed: the topic, $status, $events, $get-ws-binding-token
     // (besides `$validate`, served on every type).
     let cs = app.get("metadata").await.json();
     let subscription = cs["rest"][0]["resource"]
@@ -637,7 +647,7 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
         .flatten()
         .filter_map(|o| o["name"].as_str())
         .collect();
-    assert_eq!(ops, vec!["validate", "status", "events"]);
+    assert_eq!(ops, vec!["validate", "status", "events", "get-ws-binding-token"]);
     assert!(subscription["documentation"]
         .as_str()
         .unwrap_or_default()
@@ -753,4 +763,312 @@ on_both_backends!(
     what_cannot_be_honoured_is_refused_with_422,
     failed_deliveries_are_retried_in_order_until_the_receiver_recovers,
     pending_notifications_are_delivered_after_a_restart_without_loss,
+    a_websocket_on_another_node_receives_the_notifications_after_binding_with_a_token,
+    r4_websocket_subscriptions_bind_by_id_and_get_pings,
+    email_subscriptions_send_the_notification_bundles_through_the_smtp_server,
 );
+
+/// One message the SMTP receiver took.
+#[derive(Debug, Clone)]
+struct Mail {
+    from: String,
+    to: Vec<String>,
+    data: String,
+}
+
+impl Mail {
+    /// The header `name` of the message.
+    fn header(&self, name: &str) -> Option<String> {
+        let (head, _) = self.data.split_once("\r\n\r\n")?;
+        // Long header lines are folded (RFC 5322 2.2.3).
+        let head = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+        head.split("\r\n")
+            .find_map(|l| l.split_once(": ").filter(|(n, _)| n.eq_ignore_ascii_case(name)))
+            .map(|(_, v)| v.to_owned())
+    }
+
+    /// The JSON of a base64 `application/fhir+json` body.
+    fn json(&self) -> Value {
+        use base64::Engine;
+        let (_, body) = self.data.split_once("\r\n\r\n").unwrap_or_default();
+        let joined: String = body.split("\r\n").collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(joined.trim())
+            .unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    }
+}
+
+/// A minimal SMTP server (RFC 5321: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
+/// QUIT; no extensions offered, so the client sends plain SMTP) that keeps
+/// every message it accepts.
+struct SmtpReceiver {
+    url: String,
+    mails: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl SmtpReceiver {
+    async fn start() -> SmtpReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind smtp");
+        let port = listener.local_addr().expect("smtp address").port();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let kept = mails.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(smtp_session(stream, kept.clone()));
+            }
+        });
+        SmtpReceiver {
+            url: format!("smtp://127.0.0.1:{port}"),
+            mails,
+        }
+    }
+
+    async fn wait_mails(&self, n: usize) -> Vec<Mail> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.mails.lock().expect("mails").clone();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(Instant::now() < deadline, "expected {n} mails, got {got:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn smtp_session(stream: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let reply = |text: &str| format!("{text}\r\n");
+    let mut out = reply("220 test ESMTP");
+    let mut from = String::new();
+    let mut to = Vec::new();
+    loop {
+        if write.write_all(out.as_bytes()).await.is_err() {
+            return;
+        }
+        let Ok(Some(line)) = lines.next_line().await else {
+            return;
+        };
+        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+        out = match verb.as_str() {
+            "EHLO" | "HELO" => reply("250 test"),
+            "MAIL" => {
+                from = line[10..].trim().to_owned();
+                reply("250 OK")
+            }
+            "RCPT" => {
+                to.push(line[8..].trim().to_owned());
+                reply("250 OK")
+            }
+            "DATA" => {
+                if write.write_all(b"354 end with .\r\n").await.is_err() {
+                    return;
+                }
+                let mut data = Vec::new();
+                loop {
+                    let Ok(Some(l)) = lines.next_line().await else { return };
+                    if l == "." {
+                        break;
+                    }
+                    // A line starting with a dot was sent with one more (dot-stuffing).
+                    data.push(l.strip_prefix('.').map_or_else(|| l.clone(), str::to_owned));
+                }
+                mails.lock().expect("mails").push(Mail {
+                    from: std::mem::take(&mut from),
+                    to: std::mem::take(&mut to),
+                    data: data.join("\r\n"),
+                });
+                reply("250 queued")
+            }
+            "RSET" | "NOOP" => reply("250 OK"),
+            "QUIT" => {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                return;
+            }
+            _ => reply("502 not implemented"),
+        };
+    }
+}
+
+async fn email_subscriptions_send_the_notification_bundles_through_the_smtp_server(backend: Backend) {
+    let smtp = SmtpReceiver::start().await;
+    let server = Server::start_with_smtp(&fresh_database(backend).await, Some(smtp.url.clone())).await;
+    let app = &server.app;
+    app.create(&encounter_topic()).await;
+    let mut sub = topic_subscription("mailto:alerts@example.org", "full-resource", None);
+    sub["channel"]["type"] = json!("email");
+    sub["channel"].as_object_mut().map(|c| c.remove("header"));
+    let id = app.create(&sub).await;
+    wait_status(app, &id, "active").await;
+    let enc = app.create(&encounter("p1", "planned")).await;
+    let mails = smtp.wait_mails(2).await;
+    assert_eq!(mails[0].to, vec!["<alerts@example.org>"]);
+    assert_eq!(mails[0].from, "<ipe@localhost>");
+    assert_eq!(
+        mails[0].header("Subject").as_deref(),
+        Some(format!("FHIR handshake for Subscription/{id}").as_str())
+    );
+    assert_eq!(
+        mails[0].header("Content-Type").as_deref(),
+        Some("application/fhir+json")
+    );
+    let kind = |b: &Value| param(&b["entry"][0]["resource"], "type")["valueCode"].clone();
+    assert_eq!(kind(&mails[0].json()), "handshake", "{:?}", mails[0]);
+    let event = mails[1].json();
+    assert_eq!(kind(&event), "event-notification", "{:?}", mails[1]);
+    assert_eq!(event["entry"][1]["resource"]["id"], enc.as_str(), "{event:#}");
+    assert_same_shape(&event, "full_resource_notification_bundle_example.json");
+
+    // Not a mailto: address; and no SMTP server configured.
+    sub["channel"]["endpoint"] = json!("http://example.org");
+    assert_eq!(app.post("Subscription", &sub).await.status, 422);
+    server.stop().await;
+    let plain = Server::start(&fresh_database(backend).await).await;
+    plain.app.create(&encounter_topic()).await;
+    sub["channel"]["endpoint"] = json!("mailto:alerts@example.org");
+    let r = plain.app.post("Subscription", &sub).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("SMTP"), "{}", r.text);
+    plain.stop().await;
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Socket {
+    let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
+    socket
+}
+
+async fn send_text(socket: &mut Socket, text: &str) {
+    use futures_util::SinkExt;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::Text(text.to_owned()))
+        .await
+        .expect("websocket send");
+}
+
+/// The next text frame (pings skipped), within 30 s.
+async fn next_text(socket: &mut Socket) -> String {
+    use futures_util::StreamExt;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = tokio::time::timeout(left, socket.next())
+            .await
+            .expect("a websocket frame in time")
+            .expect("the websocket is open")
+            .expect("a websocket frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return text;
+        }
+    }
+}
+
+fn websocket_subscription(content: &str) -> Value {
+    let mut sub = topic_subscription("", content, None);
+    sub["channel"] = json!({
+        "type": "websocket",
+        "payload": "application/fhir+json",
+        "_payload": {"extension": [{"url": format!("{BACKPORT}backport-payload-content"), "valueCode": content}]}
+    });
+    sub
+}
+
+/// The socket is bound on node B; the Encounters are written on node A
+/// (one before the bind: it waits for the socket), so the notifications
+/// reach B only through the database.
+async fn a_websocket_on_another_node_receives_the_notifications_after_binding_with_a_token(backend: Backend) {
+    let database = fresh_database(backend).await;
+    let a = Server::start(&database).await;
+    let b = Server::start(&database).await;
+    a.app.create(&encounter_topic()).await;
+    let id = a.app.create(&websocket_subscription("id-only")).await;
+    let first = a.app.create(&encounter("p1", "planned")).await;
+
+    let r = b.app.get(&format!("Subscription/{id}/$get-ws-binding-token")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = param(&r.json(), "token")["valueString"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!token.is_empty(), "{}", r.text);
+    assert_eq!(param(&r.json(), "subscription")["valueString"], id.as_str());
+    assert!(
+        param(&r.json(), "expiration")["valueDateTime"].is_string(),
+        "{}",
+        r.text
+    );
+    let url = param(&r.json(), "websocket-url")["valueUrl"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(url, format!("{}/ws", b.app.base.replacen("http://", "ws://", 1)));
+
+    let mut socket = connect(&url).await;
+    send_text(&mut socket, "bind-with-token not-a-token").await;
+    assert!(next_text(&mut socket).await.starts_with("error "));
+    send_text(&mut socket, &format!("bind-with-token {token}")).await;
+    let handshake: Value = serde_json::from_str(&next_text(&mut socket).await).expect("a Bundle");
+    let kind = |b: &Value| param(&b["entry"][0]["resource"], "type")["valueCode"].clone();
+    assert_eq!(kind(&handshake), "handshake", "{handshake:#}");
+    let event: Value = serde_json::from_str(&next_text(&mut socket).await).expect("a Bundle");
+    assert_eq!(kind(&event), "event-notification", "{event:#}");
+    // Sent by node B (its base URL), written on node A.
+    assert_eq!(
+        event["entry"][1]["fullUrl"],
+        format!("{}/Encounter/{first}", b.app.base)
+    );
+    wait_status(&a.app, &id, "active").await;
+
+    let second = a.app.create(&encounter("p2", "planned")).await;
+    let event: Value = serde_json::from_str(&next_text(&mut socket).await).expect("a Bundle");
+    assert_eq!(
+        event["entry"][1]["fullUrl"],
+        format!("{}/Encounter/{second}", b.app.base)
+    );
+    let number = param(&event["entry"][0]["resource"], "notification-event")["part"][0]["valueString"].clone();
+    assert_eq!(number, "2", "{event:#}");
+
+    // Only websocket subscriptions get tokens.
+    let hook = a
+        .app
+        .create(&topic_subscription("http://127.0.0.1:9/hook", "empty", None))
+        .await;
+    assert_eq!(
+        b.app
+            .get(&format!("Subscription/{hook}/$get-ws-binding-token"))
+            .await
+            .status,
+        400
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn r4_websocket_subscriptions_bind_by_id_and_get_pings(backend: Backend) {
+    let server = Server::start(&fresh_database(backend).await).await;
+    let app = &server.app;
+    let sub = json!({"resourceType": "Subscription", "status": "requested", "reason": "x",
+                     "criteria": "Patient?family=Chalmers", "channel": {"type": "websocket"}});
+    let id = app.create(&sub).await;
+    let cs = app.get("metadata").await.json();
+    let url = cs["rest"][0]["extension"][0]["valueUri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut socket = connect(&url).await;
+    send_text(&mut socket, "bind nonexistent").await;
+    assert!(next_text(&mut socket).await.starts_with("error "));
+    send_text(&mut socket, &format!("bind {id}")).await;
+    assert_eq!(next_text(&mut socket).await, format!("bound {id}"));
+    wait_status(app, &id, "active").await;
+    app.create(&json!({"resourceType": "Patient", "name": [{"family": "Other"}]}))
+        .await;
+    app.create(&json!({"resourceType": "Patient", "name": [{"family": "Chalmers"}]}))
+        .await;
+    assert_eq!(next_text(&mut socket).await, format!("ping {id}"));
+    server.stop().await;
+}
