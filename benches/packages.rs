@@ -16,14 +16,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ipe::packages::{base, cli, CanonicalRegistry, Loader, PackageCache, PackageSpec};
+#[allow(dead_code)]
+mod support;
 
-const FILES: &[&str] = &[
-    "hl7.terminology.r4-7.0.1.tgz",
-    "hl7.fhir.us.core-6.1.0.tgz",
-    "br.gov.saude.br-core.fhir-1.1.0-sushi.tgz",
-    "rnds-0.1.0.tgz",
-];
+use ipe::packages::{base, CanonicalRegistry, Loader, PackageCache};
+
 const RUNS: usize = 5;
 
 fn main() {
@@ -41,9 +38,6 @@ fn run() -> Result<(), String> {
     if let Some(cache) = std::env::var_os("IPE_BENCH_PACKAGE_CACHE") {
         return measure(&runtime, PathBuf::from(cache));
     }
-    let data = std::env::var("IPE_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fhir"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -53,13 +47,7 @@ fn run() -> Result<(), String> {
         cache: PackageCache::new(&cache_dir),
         registry_url: None,
     };
-    for file in FILES {
-        let path = data.join("packages").join(file);
-        if !path.is_file() {
-            return Err(format!("{} not found; set IPE_TEST_DATA", path.display()));
-        }
-        runtime.block_on(cli::install(&loader, &[PackageSpec::Path(path)]))?;
-    }
+    support::install_ig_packages(&runtime, &loader)?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let status = std::process::Command::new(exe)
         .env("IPE_BENCH_PACKAGE_CACHE", &cache_dir)
@@ -78,14 +66,7 @@ fn measure(runtime: &tokio::runtime::Runtime, cache_dir: PathBuf) -> Result<(), 
         cache: PackageCache::new(&cache_dir),
         registry_url: None,
     };
-    let specs: Vec<PackageSpec> = [
-        "hl7.fhir.us.core@6.1.0",
-        "br.gov.saude.br-core.fhir@1.1.x",
-        "rnds@0.1.0",
-    ]
-    .iter()
-    .map(|s| PackageSpec::parse(s))
-    .collect();
+    let specs = support::ig_package_specs();
     let before = peak_rss_mb();
     let mut times = Vec::new();
     let mut peak_after_first = 0.0;

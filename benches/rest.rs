@@ -27,6 +27,7 @@
 //! Clients run in this process, so they share the CPU with the server, as a
 //! load generator on the same machine would.
 
+#[allow(dead_code)] // each bench uses part of it
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -57,6 +57,7 @@
 //! Clients run in this process, so they share the CPUs with the server and
 //! PostgreSQL, as a load generator on the same machine would.
 
+#[allow(dead_code)] // each bench uses part of it
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -19,24 +19,18 @@
 #[allow(dead_code)]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipe::outcome::{Issue, Severity};
-use ipe::packages::{base, cli, CanonicalRegistry, Loader, PackageCache, PackageSpec};
+use ipe::packages::{base, CanonicalRegistry, Loader, PackageCache};
 use ipe::terminology::TerminologyService;
 use ipe::validation::bindings::BindingFinder;
 use ipe::validation::ProfileValidator;
 use serde_json::{json, Value};
 use support::{ms, percentile, Result};
 
-const PACKAGES: &[&str] = &[
-    "hl7.terminology.r4-7.0.1.tgz",
-    "hl7.fhir.us.core-6.1.0.tgz",
-    "br.gov.saude.br-core.fhir-1.1.0-sushi.tgz",
-    "rnds-0.1.0.tgz",
-];
 const US_CORE: &str = "http://hl7.org/fhir/us/core/StructureDefinition/";
 const BR_INDIVIDUO: &str = "http://www.saude.gov.br/fhir/r4/StructureDefinition/BRIndividuo-1.0";
 const SINGLE_RUNS: usize = 2_000;
@@ -51,12 +45,10 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    let data = std::env::var("IPE_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fhir"));
+    let data = support::data_dir();
     let rss_at_start = peak_rss_mb();
     let started = Instant::now();
-    let registry = load_packages(&data)?;
+    let registry = load_packages()?;
     let loaded = started.elapsed();
     let terminology = Arc::new(TerminologyService::new(registry.clone()));
     let validator = ProfileValidator::new(terminology.clone());
@@ -178,7 +170,7 @@ fn run() -> Result<()> {
 /// The registry `ipe serve --package us-core --package br-core --package
 /// rnds` builds: packages installed into a temporary cache, loaded from it
 /// offline, and the snapshots BR Core lacks generated.
-fn load_packages(data: &Path) -> Result<Arc<CanonicalRegistry>> {
+fn load_packages() -> Result<Arc<CanonicalRegistry>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -189,21 +181,8 @@ fn load_packages(data: &Path) -> Result<Arc<CanonicalRegistry>> {
         registry_url: None,
     };
     let loaded = (|| {
-        for file in PACKAGES {
-            let path = data.join("packages").join(file);
-            if !path.is_file() {
-                return Err(format!("{} not found; set IPE_TEST_DATA", path.display()));
-            }
-            runtime.block_on(cli::install(&loader, &[PackageSpec::Path(path)]))?;
-        }
-        let specs: Vec<PackageSpec> = [
-            "hl7.fhir.us.core@6.1.0",
-            "br.gov.saude.br-core.fhir@1.1.x",
-            "rnds@0.1.0",
-        ]
-        .iter()
-        .map(|s| PackageSpec::parse(s))
-        .collect();
+        support::install_ig_packages(&runtime, &loader)?;
+        let specs = support::ig_package_specs();
         let registry = base::registry();
         runtime
             .block_on(loader.load(&specs, &registry))

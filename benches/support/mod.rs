@@ -43,6 +43,53 @@ pub fn validator_warm_up() -> Duration {
     t.elapsed()
 }
 
+// --- the outside data ---------------------------------------------------------
+
+/// `$IPE_TEST_DATA`, default `../shared/fhir`.
+pub fn data_dir() -> PathBuf {
+    std::env::var("IPE_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fhir"))
+}
+
+/// The package files of what `ipe serve --package us-core --package
+/// br-core --package rnds` loads (THO is US Core's dependency), in
+/// `$IPE_TEST_DATA/packages`, and the specs that load them.
+pub const IG_PACKAGE_FILES: &[&str] = &[
+    "hl7.terminology.r4-7.0.1.tgz",
+    "hl7.fhir.us.core-6.1.0.tgz",
+    "br.gov.saude.br-core.fhir-1.1.0-sushi.tgz",
+    "rnds-0.1.0.tgz",
+];
+pub const IG_PACKAGE_SPECS: &[&str] = &[
+    "hl7.fhir.us.core@6.1.0",
+    "br.gov.saude.br-core.fhir@1.1.x",
+    "rnds@0.1.0",
+];
+
+/// Installs [`IG_PACKAGE_FILES`] into `loader`'s package cache.
+pub fn install_ig_packages(runtime: &tokio::runtime::Runtime, loader: &ipe::packages::Loader) -> Result<()> {
+    for file in IG_PACKAGE_FILES {
+        let path = data_dir().join("packages").join(file);
+        if !path.is_file() {
+            return Err(format!("{} not found; set IPE_TEST_DATA", path.display()));
+        }
+        runtime.block_on(ipe::packages::cli::install(
+            loader,
+            &[ipe::packages::PackageSpec::Path(path)],
+        ))?;
+    }
+    Ok(())
+}
+
+/// [`IG_PACKAGE_SPECS`], parsed.
+pub fn ig_package_specs() -> Vec<ipe::packages::PackageSpec> {
+    IG_PACKAGE_SPECS
+        .iter()
+        .map(|s| ipe::packages::PackageSpec::parse(s))
+        .collect()
+}
+
 // --- the Synthea data --------------------------------------------------------
 
 pub struct SyntheaBundle {
@@ -54,10 +101,7 @@ pub struct SyntheaBundle {
 
 /// The Synthea transaction Bundles (`$IPE_TEST_DATA/synthea/…`), by name.
 pub fn read_synthea() -> Result<Vec<SyntheaBundle>> {
-    let data = std::env::var("IPE_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fhir"));
-    let path = data.join("synthea/synthea-r4-dev-78.tar.gz");
+    let path = data_dir().join("synthea/synthea-r4-dev-78.tar.gz");
     let file =
         std::fs::File::open(&path).map_err(|e| format!("cannot open {} ({e}); set IPE_TEST_DATA", path.display()))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));

@@ -36,3 +36,18 @@ pub(crate) async fn load(files: &[&str]) -> (CanonicalRegistry, Vec<Package>) {
     let _ = std::fs::remove_dir_all(&cache);
     (registry, packages)
 }
+
+/// A package's resource profiles (constraints on resource types): the
+/// candidates for its examples that declare no profile.
+pub(crate) fn resource_profiles(package: &Package) -> Vec<String> {
+    let mut urls: Vec<String> = package
+        .files
+        .iter()
+        .filter(|f| !f.example && f.resource_type == "StructureDefinition")
+        .filter_map(|f| serde_json::from_str::<serde_json::Value>(&f.text).ok())
+        .filter(|sd| sd["kind"] == "resource" && sd["derivation"] == "constraint")
+        .filter_map(|sd| sd["url"].as_str().map(str::to_owned))
+        .collect();
+    urls.sort();
+    urls
+}

@@ -114,23 +114,8 @@ fn resources(example: &Value) -> Vec<(&Value, String)> {
     out
 }
 
-/// The package's resource profiles: the candidates for its examples that
-/// declare none.
-fn resource_profiles(package: &Package) -> Vec<String> {
-    let mut urls: Vec<String> = package
-        .files
-        .iter()
-        .filter(|f| !f.example && f.resource_type == "StructureDefinition")
-        .filter_map(|f| serde_json::from_str::<Value>(&f.text).ok())
-        .filter(|sd| sd["kind"] == "resource" && sd["derivation"] == "constraint")
-        .filter_map(|sd| sd["url"].as_str().map(str::to_owned))
-        .collect();
-    urls.sort();
-    urls
-}
-
 fn check_examples(finder: &BindingFinder, svc: &TerminologyService, package: &Package) -> Report {
-    let candidates = resource_profiles(package);
+    let candidates = test_packages::resource_profiles(package);
     let mut report = Report::default();
     for file in package.files.iter().filter(|f| f.example) {
         let example: Value = serde_json::from_str(&file.text).expect("example JSON");

@@ -167,21 +167,6 @@ struct Report {
     errors: Vec<(String, Issue)>,
 }
 
-/// The package's resource profiles: the candidates for examples that
-/// declare none.
-fn resource_profiles(package: &Package) -> Vec<String> {
-    let mut urls: Vec<String> = package
-        .files
-        .iter()
-        .filter(|f| !f.example && f.resource_type == "StructureDefinition")
-        .filter_map(|f| serde_json::from_str::<Value>(&f.text).ok())
-        .filter(|sd| sd["kind"] == "resource" && sd["derivation"] == "constraint")
-        .filter_map(|sd| sd["url"].as_str().map(str::to_owned))
-        .collect();
-    urls.sort();
-    urls
-}
-
 /// An example's issues: against its declared profiles; declaring none,
 /// against the IG profile of its type it meets best (fewest errors; the
 /// base definition when the IG has none for its type). Profiles of
@@ -212,7 +197,7 @@ fn validate_example(validator: &ProfileValidator, example: &Value, candidates: &
 }
 
 fn validate_examples(validator: &ProfileValidator, package: &Package) -> Report {
-    let candidates = resource_profiles(package);
+    let candidates = test_packages::resource_profiles(package);
     let mut report = Report::default();
     for file in package.files.iter().filter(|f| f.example) {
         let example: Value = serde_json::from_str(&file.text).expect("example JSON");
