@@ -211,7 +211,11 @@ async fn notify(
         ChangeOp::Delete => None,
         _ => version_json(ctx, rtype, &change.id, change.version).await?,
     };
-    let previous = version_json(ctx, rtype, &change.id, change.version - 1).await?;
+    // A create has no previous version: no read for it.
+    let previous = match change.op {
+        ChangeOp::Create => None,
+        _ => version_json(ctx, rtype, &change.id, change.version - 1).await?,
+    };
     let current_rows = current.as_ref().map(|r| index_rows(registry, r)).unwrap_or_default();
     let previous_rows = previous.as_ref().map(|r| index_rows(registry, r)).unwrap_or_default();
     let now = ctx.clock.now_micros();
