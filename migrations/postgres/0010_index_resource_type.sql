@@ -11,59 +11,20 @@
 -- Rows whose resource no longer exists cannot be searched; they are
 -- removed rather than left without a type.
 
-ALTER TABLE idx_string ADD COLUMN rtype TEXT COLLATE "C";
-UPDATE idx_string x SET rtype = r.rtype FROM resources r WHERE r.rkey = x.rkey;
-UPDATE idx_string x SET rtype = c.rtype FROM contained_resources c WHERE c.ckey = x.rkey;
-DELETE FROM idx_string WHERE rtype IS NULL;
-ALTER TABLE idx_string ALTER COLUMN rtype SET NOT NULL;
-
-ALTER TABLE idx_token ADD COLUMN rtype TEXT COLLATE "C";
-UPDATE idx_token x SET rtype = r.rtype FROM resources r WHERE r.rkey = x.rkey;
-UPDATE idx_token x SET rtype = c.rtype FROM contained_resources c WHERE c.ckey = x.rkey;
-DELETE FROM idx_token WHERE rtype IS NULL;
-ALTER TABLE idx_token ALTER COLUMN rtype SET NOT NULL;
-
-ALTER TABLE idx_date ADD COLUMN rtype TEXT COLLATE "C";
-UPDATE idx_date x SET rtype = r.rtype FROM resources r WHERE r.rkey = x.rkey;
-UPDATE idx_date x SET rtype = c.rtype FROM contained_resources c WHERE c.ckey = x.rkey;
-DELETE FROM idx_date WHERE rtype IS NULL;
-ALTER TABLE idx_date ALTER COLUMN rtype SET NOT NULL;
-
-ALTER TABLE idx_number ADD COLUMN rtype TEXT COLLATE "C";
-UPDATE idx_number x SET rtype = r.rtype FROM resources r WHERE r.rkey = x.rkey;
-UPDATE idx_number x SET rtype = c.rtype FROM contained_resources c WHERE c.ckey = x.rkey;
-DELETE FROM idx_number WHERE rtype IS NULL;
-ALTER TABLE idx_number ALTER COLUMN rtype SET NOT NULL;
-
-ALTER TABLE idx_quantity ADD COLUMN rtype TEXT COLLATE "C";
-UPDATE idx_quantity x SET rtype = r.rtype FROM resources r WHERE r.rkey = x.rkey;
-UPDATE idx_quantity x SET rtype = c.rtype FROM contained_resources c WHERE c.ckey = x.rkey;
-DELETE FROM idx_quantity WHERE rtype IS NULL;
-ALTER TABLE idx_quantity ALTER COLUMN rtype SET NOT NULL;
-
-ALTER TABLE idx_reference ADD COLUMN rtype TEXT COLLATE "C";
-UPDATE idx_reference x SET rtype = r.rtype FROM resources r WHERE r.rkey = x.rkey;
-UPDATE idx_reference x SET rtype = c.rtype FROM contained_resources c WHERE c.ckey = x.rkey;
-DELETE FROM idx_reference WHERE rtype IS NULL;
-ALTER TABLE idx_reference ALTER COLUMN rtype SET NOT NULL;
-
-ALTER TABLE idx_uri ADD COLUMN rtype TEXT COLLATE "C";
-UPDATE idx_uri x SET rtype = r.rtype FROM resources r WHERE r.rkey = x.rkey;
-UPDATE idx_uri x SET rtype = c.rtype FROM contained_resources c WHERE c.ckey = x.rkey;
-DELETE FROM idx_uri WHERE rtype IS NULL;
-ALTER TABLE idx_uri ALTER COLUMN rtype SET NOT NULL;
-
-ALTER TABLE idx_composite ADD COLUMN rtype TEXT COLLATE "C";
-UPDATE idx_composite x SET rtype = r.rtype FROM resources r WHERE r.rkey = x.rkey;
-UPDATE idx_composite x SET rtype = c.rtype FROM contained_resources c WHERE c.ckey = x.rkey;
-DELETE FROM idx_composite WHERE rtype IS NULL;
-ALTER TABLE idx_composite ALTER COLUMN rtype SET NOT NULL;
-
-ALTER TABLE idx_text ADD COLUMN rtype TEXT COLLATE "C";
-UPDATE idx_text x SET rtype = r.rtype FROM resources r WHERE r.rkey = x.rkey;
-UPDATE idx_text x SET rtype = c.rtype FROM contained_resources c WHERE c.ckey = x.rkey;
-DELETE FROM idx_text WHERE rtype IS NULL;
-ALTER TABLE idx_text ALTER COLUMN rtype SET NOT NULL;
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['idx_string', 'idx_token', 'idx_date', 'idx_number', 'idx_quantity',
+                             'idx_reference', 'idx_uri', 'idx_composite', 'idx_text'] LOOP
+        EXECUTE format('ALTER TABLE %I ADD COLUMN rtype TEXT COLLATE "C"', t);
+        EXECUTE format('UPDATE %I x SET rtype = r.rtype FROM resources r WHERE r.rkey = x.rkey', t);
+        EXECUTE format('UPDATE %I x SET rtype = c.rtype FROM contained_resources c WHERE c.ckey = x.rkey', t);
+        EXECUTE format('DELETE FROM %I WHERE rtype IS NULL', t);
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN rtype SET NOT NULL', t);
+    END LOOP;
+END
+$$;
 
 -- The covering lookups (0007) carry the type, so the criterion stays an
 -- index-only scan.

@@ -29,7 +29,7 @@ use super::compartment::Membership;
 use super::page::Cursor;
 use super::params::{Clause, Contained, ContainedType, Criterion, Link, SearchRequest};
 use super::sort::SortColumn;
-use super::sql::{local_reference, Emit, Env};
+use super::sql::{is_lookup, local_reference, Emit, Env};
 use super::SearchError;
 use crate::index::Registry;
 use crate::model::ResourceType;
@@ -350,9 +350,20 @@ fn criteria(
         }
         e.push(")");
     }
-    for clause in clauses {
+    // The negated lookups go inside the first positive one, if any.
+    let host = clauses.iter().position(|c| is_lookup(c, false));
+    let inside = |c: &Clause| host.is_some() && is_lookup(c, true);
+    for (i, clause) in clauses.iter().enumerate() {
+        if inside(clause) {
+            continue;
+        }
         e.push(" AND ");
-        e.clause(r, types, clause)?;
+        if host == Some(i) {
+            let inner = clauses.iter().filter(|c| inside(c)).cloned().collect();
+            e.clause_hosting(r, types, clause, inner)?;
+        } else {
+            e.clause(r, types, clause)?;
+        }
     }
     Ok(())
 }

@@ -52,6 +52,9 @@ pub(crate) struct Emit<'a> {
     pub(crate) env: &'a Env,
     registry: &'a Registry,
     aliases: usize,
+    /// Negated clauses for the next positive index lookup to take inside
+    /// its subquery ([`Emit::clause_hosting`]).
+    inner: Vec<Clause>,
 }
 
 type Result<T = ()> = std::result::Result<T, SearchError>;
@@ -63,6 +66,7 @@ impl<'a> Emit<'a> {
             env,
             registry,
             aliases: 0,
+            inner: Vec::new(),
         }
     }
 
@@ -172,9 +176,43 @@ impl<'a> Emit<'a> {
             .push(" WHERE ");
         self.push(&x).push(".param = ").text(code).push(" AND ");
         self.of_types(&x, types);
+        let inner = if negated {
+            Vec::new()
+        } else {
+            std::mem::take(&mut self.inner)
+        };
         self.push("(");
         body(self, &x)?;
-        self.push("))");
+        self.push(")");
+        for clause in &inner {
+            self.push(" AND ");
+            self.clause(&x, types, clause)?;
+        }
+        self.push(")");
+        Ok(())
+    }
+
+    /// [`clause`](Self::clause) for a positive index lookup (see
+    /// [`is_lookup`]) that takes the negated lookups `inner` inside its
+    /// subquery: `r.rkey IN (SELECT x.rkey … AND x.rkey NOT IN (…))`, the
+    /// same matches as `r.rkey IN (…) AND r.rkey NOT IN (…)`. Written that
+    /// way, PostgreSQL filters the lookup's few rows; written beside it, it
+    /// scanned every resource of the type to apply the `NOT IN` (`:not`
+    /// within a patient, docs/PERFORMANCE.md).
+    pub(crate) fn clause_hosting(
+        &mut self,
+        resource: &str,
+        types: &[ResourceType],
+        clause: &Clause,
+        inner: Vec<Clause>,
+    ) -> Result {
+        self.inner = inner;
+        self.clause(resource, types, clause)?;
+        // Not taken (cannot happen for a lookup): applied beside it.
+        for left in std::mem::take(&mut self.inner) {
+            self.push(" AND ");
+            self.clause(resource, types, &left)?;
+        }
         Ok(())
     }
 
@@ -461,6 +499,34 @@ impl<'a> Emit<'a> {
             // The parser resolved the name on these types, so this is not reached.
             None => Err(SearchError::NotSupported(format!("':missing' on '{code}'"))),
         }
+    }
+}
+
+/// A clause whose condition is `r.rkey IN (SELECT … FROM idx_…)`, positive
+/// (`negated: false`) or `NOT IN` (`negated: true`): a plain parameter of
+/// the row's own type, other than `_id` and `_lastUpdated` (columns of
+/// `resources`), with a criterion that looks up an index table.
+pub(crate) fn is_lookup(clause: &Clause, negated: bool) -> bool {
+    if !clause.path.is_empty() || matches!(clause.code.as_str(), "_id" | "_lastUpdated") {
+        return false;
+    }
+    match &clause.criterion {
+        Criterion::Missing(missing) => *missing == negated,
+        Criterion::Token(TokenMatch::Not, _) => negated,
+        Criterion::Codes { negated: n, .. } => *n == negated,
+        Criterion::Token(TokenMatch::Equal, _)
+        | Criterion::Number(_)
+        | Criterion::Date(_)
+        | Criterion::Quantity(_)
+        | Criterion::String(..)
+        | Criterion::TokenText(_)
+        | Criterion::OfType(_)
+        | Criterion::Reference(_)
+        | Criterion::ReferenceIdentifier(_)
+        | Criterion::Uri(..)
+        | Criterion::Composite(_)
+        | Criterion::Near(_) => !negated,
+        _ => false,
     }
 }
 

@@ -401,6 +401,12 @@ async fn missing_and_deleted(backend: Backend) {
             ("Patient?gender:missing=false", &["p1", "p2"]),
             ("Patient?identifier:missing=true", &["p3"]),
             ("Patient?_id:missing=false", &["p1", "p2", "p3"]),
+            // Negated criteria beside a positive one, written before or
+            // after it (the SQL takes them inside the positive lookup).
+            ("Patient?gender:not=male&family=s", &["p2", "p3"]),
+            ("Patient?family=s&gender:not=male&identifier:missing=true", &["p3"]),
+            ("Patient?gender:missing=true&birthdate=1980", &["p3"]),
+            ("Patient?gender:not=female&gender:not=male&name=silv", &[]),
         ],
     )
     .await;
