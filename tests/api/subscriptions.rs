@@ -174,8 +174,25 @@ impl Server {
 
     /// With `smtp` as the SMTP server of email subscriptions.
     async fn start_with_smtp(database_url: &str, smtp: Option<String>) -> Server {
-        let o = Overrides {
-            subscription_smtp_url: smtp,
+        Server::start_with(database_url, |o| o.subscription_smtp_url = smtp).await
+    }
+
+    /// With the Subscriptions backport IG package loaded, so `$validate`
+    /// checks against its profiles.
+    async fn start_with_backport(database_url: &str) -> Server {
+        let package = test_data().join("packages/hl7.fhir.uv.subscriptions-backport-1.1.0-sushi.tgz");
+        let cache = std::env::temp_dir().join(format!("ipe-backport-cache-{}", uuid::Uuid::new_v4().simple()));
+        Server::start_with(database_url, |o| {
+            o.packages = vec![package.display().to_string()];
+            o.package_cache = Some(cache);
+            o.package_registry = Some("none".into());
+        })
+        .await
+    }
+
+    /// With the test settings, then `tweak`.
+    async fn start_with(database_url: &str, tweak: impl FnOnce(&mut Overrides)) -> Server {
+        let mut o = Overrides {
             host: Some("127.0.0.1".into()),
             port: Some(0),
             database_url: Some(database_url.to_owned()),
@@ -189,6 +206,7 @@ impl Server {
             subscription_hmac_secret: Some("shared-secret".into()),
             ..Default::default()
         };
+        tweak(&mut o);
         let config = Config::load(&o).expect("config");
         let app = Application::build(&config).await.expect("build app");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -523,6 +541,125 @@ async fn the_notifications_match_the_backport_package_examples(backend: Backend)
     server.stop().await;
 }
 
+/// The errors Ipê's validator finds in `resource` (`$validate`; with the
+/// backport package loaded, a resource's `meta.profile` brings in the IG's
+/// profiles), as `expression: diagnostics`.
+async fn validation_errors(app: &TestApp, resource: &Value) -> Vec<String> {
+    let rtype = resource["resourceType"].as_str().unwrap_or_default();
+    let r = app.post(&format!("{rtype}/$validate"), resource).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["issue"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| matches!(i["severity"].as_str(), Some("error" | "fatal")))
+        .map(|i| {
+            format!(
+                "{}: {}",
+                i["expression"][0].as_str().unwrap_or(""),
+                i["diagnostics"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// Asserts that Ipê's validator finds no error in `resource`.
+async fn assert_conformant(app: &TestApp, resource: &Value, what: &str) {
+    let errors = validation_errors(app, resource).await;
+    assert!(errors.is_empty(), "{what}: {errors:#?}\n{resource:#}");
+}
+
+/// Must-show 2: the Backport IG's conformance fixtures are accepted by
+/// Ipê's own profile validator, the non-conformant one is rejected for
+/// what it lacks, and every kind of notification Bundle Ipê sends (and the
+/// `$status` / `$events` answers) is valid against the IG's R4 profiles.
+async fn notification_bundles_are_valid_against_the_backport_ig_profiles(backend: Backend) {
+    let server = Server::start_with_backport(&fresh_database(backend).await).await;
+    let app = &server.app;
+    let mut names: Vec<String> = std::fs::read_dir(test_data().join("subscriptions"))
+        .expect("fixtures")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 9, "{names:?}");
+    for name in &names {
+        let errors = validation_errors(app, &fixture(name)).await;
+        if name == "empty_notification_bundle_non_conformant_example.json" {
+            // Its status entry has no request / response, which a history
+            // Bundle's entries must have (R4 Bundle invariants bdl-3, bdl-4).
+            let invariants: Vec<String> = errors
+                .iter()
+                .map(|e| e.splitn(3, ": ").take(2).collect::<Vec<_>>().join(": "))
+                .collect();
+            assert_eq!(invariants, ["Bundle: bdl-3", "Bundle: bdl-4"], "{errors:#?}");
+        } else {
+            assert!(errors.is_empty(), "{name}: {errors:#?}");
+        }
+    }
+
+    app.create(&encounter_topic()).await;
+    let mut receivers = Vec::new();
+    for content in ["empty", "id-only", "full-resource"] {
+        let r = Receiver::start(0).await;
+        let id = app.create(&topic_subscription(&r.url, content, None)).await;
+        receivers.push((r, id));
+    }
+    let beating = Receiver::start(0).await;
+    let mut sub = topic_subscription(&beating.url, "id-only", None);
+    sub["channel"]["extension"] =
+        json!([{"url": format!("{BACKPORT}backport-heartbeat-period"), "valueUnsignedInt": 1}]);
+    app.create(&sub).await;
+    for (_, id) in &receivers {
+        wait_status(app, id, "active").await;
+    }
+    let enc = app.create(&encounter("p1", "planned")).await;
+    let mut finished = encounter("p1", "finished");
+    finished["id"] = json!(enc);
+    assert_eq!(app.put(&format!("Encounter/{enc}"), &finished).await.status, 200);
+    assert_eq!(app.delete(&format!("Encounter/{enc}")).await.status, 204);
+    let mut sent: Vec<Received> = Vec::new();
+    for (r, _) in &receivers {
+        sent.extend(r.wait_delivered(4).await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !beating.delivered().iter().any(|r| r.kind() == "heartbeat") {
+        assert!(Instant::now() < deadline, "no heartbeat");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sent.extend(beating.delivered());
+    let mut kinds = std::collections::BTreeSet::new();
+    for got in &sent {
+        kinds.insert(got.kind());
+        assert_conformant(app, &got.json(), &format!("a {} Bundle", got.kind())).await;
+    }
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["event-notification", "handshake", "heartbeat"]
+    );
+    let (_, id) = &receivers[2];
+    let status = app.get(&format!("Subscription/{id}/$status")).await.json();
+    assert_conformant(app, &status["entry"][0]["resource"], "the $status Parameters").await;
+    let events = app.get(&format!("Subscription/{id}/$events")).await.json();
+    // The status, then the create, the update and the delete.
+    assert_eq!(events["entry"].as_array().map(Vec::len), Some(4), "{events:#}");
+    assert_conformant(app, &events, "the $events Bundle").await;
+
+    // The profiles are really applied: a status without its `type` is not
+    // a SubscriptionStatus of the IG.
+    let mut broken = sent[0].json();
+    broken["entry"][0]["resource"]["parameter"]
+        .as_array_mut()
+        .expect("parameters")
+        .retain(|p| p["name"] != "type");
+    let errors = validation_errors(app, &broken).await;
+    assert!(
+        errors.iter().any(|e| e.contains("slice 'type' requires at least 1")),
+        "{errors:#?}"
+    );
+    server.stop().await;
+}
+
 async fn r4_criteria_subscriptions_put_matching_resources_to_the_endpoint(backend: Backend) {
     let server = Server::start(&fresh_database(backend).await).await;
     let app = &server.app;
@@ -685,15 +822,15 @@ async fn failed_deliveries_are_retried_in_order_until_the_receiver_recovers(back
     wait_status(app, &id, "active").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let part = |counters: &Value, name: &str| {
-        counters["extension"]
+        counters["part"]
             .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["url"] == name))
-            .map(|p| p["valueInteger64"].clone())
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .map(|p| p["valueString"].clone())
     };
     let counters = loop {
         // The receiver has answered; the outcome may still be being recorded.
         let status = app.get(&format!("Subscription/{id}/$status")).await.json();
-        let counters = status["entry"][0]["resource"]["extension"][0].clone();
+        let counters = param(&status["entry"][0]["resource"], "ipe-delivery-counters").clone();
         if part(&counters, "delivered") == Some(json!("4")) || Instant::now() > deadline {
             break counters;
         }
@@ -759,6 +896,7 @@ on_both_backends!(
     topic_subscriptions_notify_create_update_delete_with_each_payload,
     a_topic_fires_on_the_transition_its_previous_and_current_criteria_describe,
     the_notifications_match_the_backport_package_examples,
+    notification_bundles_are_valid_against_the_backport_ig_profiles,
     r4_criteria_subscriptions_put_matching_resources_to_the_endpoint,
     what_cannot_be_honoured_is_refused_with_422,
     failed_deliveries_are_retried_in_order_until_the_receiver_recovers,
