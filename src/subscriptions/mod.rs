@@ -1,6 +1,6 @@
 //! Subscriptions: R4 criteria subscriptions and topic-based ones of the
 //! Subscriptions R5 Backport IG, delivered durably over rest-hook,
-//! websocket and email (docs/subscriptions.md).
+//! websocket, email and FHIR messaging (docs/subscriptions.md).
 //!
 //! # Layout
 //!
@@ -16,7 +16,7 @@
 //!   retries with backoff and moves subscriptions through their statuses.
 //! - [`ticker`]: heartbeats and `end`.
 //! - [`notification`]: the notification Bundles; [`rest_hook`],
-//!   [`websocket`] and [`email`]: the channels.
+//!   [`websocket`], [`email`] and [`message`]: the channels.
 //! - [`operations`]: `$status` and `$events`.
 //!
 //! The active subscriptions and known topics are kept in a [`Hub`] shared
@@ -27,6 +27,7 @@
 pub mod dispatcher;
 pub mod email;
 pub mod matcher;
+pub mod message;
 pub mod notification;
 pub mod operations;
 pub mod rest_hook;

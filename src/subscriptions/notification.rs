@@ -138,11 +138,16 @@ fn focus_entry(base: &str, focus: &Focus, resource: Option<&Value>, content: Con
     entry
 }
 
-/// The request that delivers `delivery` of `sub`.
+/// The request that delivers `delivery` of `sub`. Messages carry a
+/// notification Bundle whatever the kind of subscription (see
+/// [`super::message`]).
 pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, event: Option<Event<'_>>, now: i64) -> Outgoing {
-    if sub.is_topic_based() {
+    if sub.is_topic_based() || sub.channel == "message" {
         let events: Vec<Event<'_>> = event.into_iter().collect();
         let body = bundle(sub, sub.content, line, &events, now);
+        if sub.channel == "message" {
+            return super::message::outgoing(sub, line.base, line.kind, body, now);
+        }
         return Outgoing {
             method: reqwest::Method::POST,
             url: sub.endpoint.clone(),
@@ -182,7 +187,7 @@ pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, event: Option<Event<'
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::subscriptions::spec::{Kind, Status};
 

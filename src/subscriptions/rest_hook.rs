@@ -24,6 +24,12 @@ pub struct Send<'a> {
 /// Sends `out`; `Err` says why it was not acknowledged (for `$status` and
 /// the logs: never the body).
 pub async fn send(client: &reqwest::Client, out: &Outgoing, how: &Send<'_>) -> Result<(), String> {
+    post(client, out, how).await.map(drop)
+}
+
+/// Makes the request of `out`; the answer when it is a 2xx (the message
+/// channel reads it further).
+pub async fn post(client: &reqwest::Client, out: &Outgoing, how: &Send<'_>) -> Result<reqwest::Response, String> {
     let mut request = client.request(out.method.clone(), &out.url).timeout(how.timeout);
     for (name, value) in how.headers {
         request = request.header(name.as_str(), value.as_str());
@@ -38,7 +44,7 @@ pub async fn send(client: &reqwest::Client, out: &Outgoing, how: &Send<'_>) -> R
     let response = request.body(body).send().await.map_err(describe)?;
     let status = response.status();
     if status.is_success() {
-        Ok(())
+        Ok(response)
     } else {
         Err(format!("the endpoint answered {status}"))
     }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::notification::{self, Event, StatusLine};
 use super::rest_hook::{self, Send};
 use super::spec::{Status, Subscription};
-use super::{email, websocket};
+use super::{email, message, websocket};
 use crate::error::FhirError;
 use crate::rest::Context;
 use crate::store::{Attempt, Delivery, DeliveryCounters, DeliveryKind};
@@ -168,13 +168,16 @@ async fn send(
             ctx.subscriptions.sockets.send(&sub.id, &frame).await
         }
         "email" => email::send(settings, sub, d, out, timeout).await,
-        _ => {
+        channel => {
             let how = Send {
                 headers: &sub.headers,
                 secret: sub.hmac_secret.as_deref().or(settings.hmac_secret.as_deref()),
                 timeout,
             };
-            rest_hook::send(client, &out, &how).await
+            match channel {
+                "message" => message::send(client, &out, &how).await,
+                _ => rest_hook::send(client, &out, &how).await,
+            }
         }
     }
 }

@@ -72,6 +72,7 @@ struct Receiver {
     url: String,
     log: Arc<Mutex<Vec<Received>>>,
     fail_first: Arc<AtomicUsize>,
+    answer: Arc<Mutex<Option<String>>>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -79,6 +80,8 @@ struct Receiver {
 struct ReceiverState {
     log: Arc<Mutex<Vec<Received>>>,
     fail_first: Arc<AtomicUsize>,
+    /// The body of the next 200 answer (taken once), else none.
+    answer: Arc<Mutex<Option<String>>>,
 }
 
 async fn record(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverState>) -> HttpResponse {
@@ -100,9 +103,11 @@ async fn record(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverSta
         answered,
     });
     if failing {
-        HttpResponse::InternalServerError().finish()
-    } else {
-        HttpResponse::Ok().finish()
+        return HttpResponse::InternalServerError().finish();
+    }
+    match state.answer.lock().expect("answer").take() {
+        Some(body) => HttpResponse::Ok().content_type("application/fhir+json").body(body),
+        None => HttpResponse::Ok().finish(),
     }
 }
 
@@ -111,6 +116,7 @@ impl Receiver {
         let state = ReceiverState {
             log: Arc::new(Mutex::new(Vec::new())),
             fail_first: Arc::new(AtomicUsize::new(fail_first)),
+            answer: Arc::new(Mutex::new(None)),
         };
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(record)))
@@ -125,6 +131,7 @@ impl Receiver {
             url: format!("http://127.0.0.1:{port}/hook"),
             log: state.log,
             fail_first: state.fail_first,
+            answer: state.answer,
             handle,
         }
     }
@@ -660,6 +667,106 @@ async fn notification_bundles_are_valid_against_the_backport_ig_profiles(backend
     server.stop().await;
 }
 
+/// The notification Bundle a FHIR message carries: the resource its
+/// MessageHeader (first entry) focuses on.
+fn carried_notification(message: &Value) -> Value {
+    let focus = &message["entry"][0]["resource"]["focus"][0]["reference"];
+    message["entry"]
+        .as_array()
+        .and_then(|entries| entries.iter().find(|e| &e["fullUrl"] == focus))
+        .map(|e| e["resource"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// The message channel: each notification is a FHIR message (a `message`
+/// Bundle, MessageHeader first, focused on the notification Bundle) POSTed
+/// to the endpoint, signed and retried like a rest-hook; a response message
+/// that is not `ok` is a failed attempt. Messages are valid FHIR.
+async fn message_subscriptions_post_fhir_messages_carrying_the_notification(backend: Backend) {
+    let server = Server::start_with_backport(&fresh_database(backend).await).await;
+    let app = &server.app;
+    app.create(&encounter_topic()).await;
+    let r = Receiver::start(0).await;
+    let mut sub = topic_subscription(&format!("{}/$process-message", r.url), "full-resource", None);
+    sub["channel"]["type"] = json!("message");
+    let id = app.create(&sub).await;
+    wait_status(app, &id, "active").await;
+    // The first event: one 500, then a transient-error response message,
+    // then accepted.
+    r.fail_first.store(1, Ordering::SeqCst);
+    *r.answer.lock().expect("answer") = Some(
+        json!({"resourceType": "Bundle", "type": "message", "entry": [{"resource":
+            {"resourceType": "MessageHeader", "eventUri": "x", "source": {"endpoint": "http://receiver"},
+             "response": {"identifier": "m", "code": "transient-error"}}}]})
+        .to_string(),
+    );
+    let enc = app.create(&encounter("p1", "planned")).await;
+    let got = r.wait_delivered(3).await;
+    assert_eq!(got[0].path, "/hook/$process-message");
+    assert_eq!(got[0].header("content-type"), Some("application/fhir+json"));
+    assert_eq!(got[0].header("authorization"), Some("Bearer test-token"));
+    let signed = ipe::subscriptions::rest_hook::signature("shared-secret", got[2].body.as_bytes());
+    assert_eq!(got[2].header("x-ipe-signature"), Some(signed.as_str()));
+    let kinds: Vec<Value> = r
+        .all()
+        .iter()
+        .map(|m| param(&carried_notification(&m.json())["entry"][0]["resource"], "type")["valueCode"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "handshake",
+            "event-notification",
+            "event-notification",
+            "event-notification"
+        ],
+        "the event was sent again after the 500 and after the transient-error answer"
+    );
+    let message = got[2].json();
+    assert_eq!(message["type"], "message");
+    let header = &message["entry"][0]["resource"];
+    assert_eq!(header["resourceType"], "MessageHeader");
+    assert_eq!(header["eventUri"], TOPIC_URL);
+    assert_eq!(header["source"]["endpoint"], app.base.as_str());
+    let notification = carried_notification(&message);
+    assert_same_shape(&notification, "full_resource_notification_bundle_example.json");
+    assert_eq!(notification["entry"][1]["resource"]["id"], enc.as_str());
+    assert_conformant(app, &message, "a message").await;
+    assert_conformant(app, &got[0].json(), "a handshake message").await;
+
+    // An R4 criteria subscription: the event is the notification type, the
+    // notification has no topic.
+    let plain = Receiver::start(0).await;
+    let r4 = json!({"resourceType": "Subscription", "status": "requested", "reason": "r4",
+        "criteria": "Patient?family=Chalmers",
+        "channel": {"type": "message", "endpoint": plain.url, "payload": "application/fhir+json"}});
+    let r4_id = app.create(&r4).await;
+    wait_status(app, &r4_id, "active").await;
+    let patient = app
+        .create(&json!({"resourceType": "Patient", "name": [{"family": "Chalmers"}]}))
+        .await;
+    let got = plain.wait_delivered(2).await;
+    let header = &got[1].json()["entry"][0]["resource"];
+    assert_eq!(header["eventCoding"]["code"], "event-notification", "{header:#}");
+    let notification = carried_notification(&got[1].json());
+    assert_eq!(param(&notification["entry"][0]["resource"], "topic"), &Value::Null);
+    assert_eq!(notification["entry"][1]["resource"]["id"], patient.as_str());
+    assert_conformant(app, &got[1].json(), "an R4 criteria message").await;
+
+    // Advertised.
+    let cs = app.get("metadata").await.json();
+    let documentation = cs["rest"][0]["resource"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["type"] == "Subscription"))
+        .map(|r| r["documentation"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    assert!(
+        documentation.contains("Channel types delivered: rest-hook, websocket, email, message;"),
+        "{documentation}"
+    );
+    server.stop().await;
+}
+
 async fn r4_criteria_subscriptions_put_matching_resources_to_the_endpoint(backend: Backend) {
     let server = Server::start(&fresh_database(backend).await).await;
     let app = &server.app;
@@ -731,9 +838,22 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
             "nonsense",
         ),
         (
-            r4("Observation?code=1", "message"),
-            "Subscription.channel.type",
-            "message",
+            {
+                let mut sub = r4("Observation?code=1", "message");
+                sub["channel"]["endpoint"] = json!("ftp://127.0.0.1/inbox");
+                sub
+            },
+            "Subscription.channel.endpoint",
+            "a message channel needs an http:// or https:// endpoint",
+        ),
+        (
+            {
+                let mut sub = r4("Observation?code=1", "rest-hook");
+                sub["channel"]["payload"] = json!("application/fhir+xml");
+                sub
+            },
+            "Subscription.channel.payload",
+            "application/fhir+xml",
         ),
         (
             r4("Observation?code=1", "email"),
@@ -897,6 +1017,7 @@ on_both_backends!(
     a_topic_fires_on_the_transition_its_previous_and_current_criteria_describe,
     the_notifications_match_the_backport_package_examples,
     notification_bundles_are_valid_against_the_backport_ig_profiles,
+    message_subscriptions_post_fhir_messages_carrying_the_notification,
     r4_criteria_subscriptions_put_matching_resources_to_the_endpoint,
     what_cannot_be_honoured_is_refused_with_422,
     failed_deliveries_are_retried_in_order_until_the_receiver_recovers,
