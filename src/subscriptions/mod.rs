@@ -8,6 +8,8 @@
 //!   honoured is refused with a 422 at create/update).
 //! - [`topic`]: `SubscriptionTopic`s (R4: `Basic` + cross-version
 //!   extensions; R5-shaped ones from packages), compiled once.
+//! - [`shape`]: a topic's notification shapes (`_include` /
+//!   `_revinclude` of the focus), found by search.
 //! - [`matcher`]: search criteria matched in memory against a resource's
 //!   index rows.
 //! - [`dispatcher`]: reads the change feed from its persisted cursor and
@@ -31,6 +33,7 @@ pub mod message;
 pub mod notification;
 pub mod operations;
 pub mod rest_hook;
+pub mod shape;
 pub mod spec;
 pub mod ticker;
 pub mod topic;

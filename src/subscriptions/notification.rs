@@ -14,6 +14,7 @@
 
 use serde_json::{json, Value};
 
+use super::shape::Included;
 use super::spec::{Content, Subscription};
 use crate::clock::instant;
 use crate::store::{Delivery, DeliveryKind, Focus};
@@ -32,10 +33,12 @@ pub struct Outgoing {
 }
 
 /// One event of a notification, with the focus version's JSON when the
-/// content needs it (and the version is not a delete).
+/// content needs it (and the version is not a delete), and what the
+/// topic's notification shape brings along.
 pub struct Event<'a> {
     pub delivery: &'a Delivery,
     pub resource: Option<Value>,
+    pub included: Vec<Included>,
 }
 
 /// What the SubscriptionStatus says besides the events.
@@ -76,6 +79,10 @@ pub fn status_parameters(
         ];
         if let (Some(focus), false) = (&d.focus, content == Content::Empty) {
             part.push(json!({"name": "focus", "valueReference": {"reference": focus_url(base, focus)}}));
+            for i in &event.included {
+                part.push(json!({"name": "additional-context",
+                    "valueReference": {"reference": format!("{base}/{}/{}", i.resource_type, i.id)}}));
+            }
         }
         parameter.push(json!({"name": "notification-event", "part": part}));
     }
@@ -105,6 +112,7 @@ pub fn bundle(sub: &Subscription, content: Content, line: &StatusLine<'_>, event
             if let Some(focus) = &event.delivery.focus {
                 entries.push(focus_entry(base, focus, event.resource.as_ref(), content));
             }
+            entries.extend(event.included.iter().map(|i| included_entry(base, i, content)));
         }
     }
     json!({
@@ -135,6 +143,17 @@ fn focus_entry(base: &str, focus: &Focus, resource: Option<&Value>, content: Con
     }
     entry["request"] = json!({"method": method, "url": url});
     entry["response"] = json!({"status": status});
+    entry
+}
+
+/// The entry of a resource the shape brought along, as a read of it.
+fn included_entry(base: &str, included: &Included, content: Content) -> Value {
+    let mut entry = json!({"fullUrl": format!("{base}/{}/{}", included.resource_type, included.id)});
+    if content == Content::FullResource {
+        entry["resource"] = included.resource.clone();
+    }
+    entry["request"] = json!({"method": "GET", "url": format!("{}/{}", included.resource_type, included.id)});
+    entry["response"] = json!({"status": "200"});
     entry
 }
 
@@ -250,6 +269,7 @@ pub(crate) mod tests {
             &[Event {
                 delivery: &d,
                 resource: Some(resource),
+                included: Vec::new(),
             }],
             0,
         );
@@ -287,6 +307,7 @@ pub(crate) mod tests {
             Some(Event {
                 delivery: &d,
                 resource: Some(json!({"id": "e1"})),
+                included: Vec::new(),
             }),
             0,
         );
@@ -303,6 +324,7 @@ pub(crate) mod tests {
             Some(Event {
                 delivery: &d,
                 resource: None,
+                included: Vec::new(),
             }),
             0,
         );
@@ -314,6 +336,7 @@ pub(crate) mod tests {
             Some(Event {
                 delivery: &d,
                 resource: None,
+                included: Vec::new(),
             }),
             0,
         );

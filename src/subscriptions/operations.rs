@@ -201,7 +201,12 @@ async fn events(ctx: &Context, sub: &Subscription, parameters: &Value) -> Result
                 .and_then(|b| serde_json::from_slice(&b).ok()),
             _ => None,
         };
-        events.push(Event { delivery: d, resource });
+        let included = super::shape::included(ctx, sub, d, content).await?;
+        events.push(Event {
+            delivery: d,
+            resource,
+            included,
+        });
     }
     let base = ctx.subscriptions.base();
     let line = StatusLine {

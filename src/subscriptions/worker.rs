@@ -227,7 +227,14 @@ async fn build(ctx: &Context, sub: &Subscription, base: &str, d: &Delivery) -> R
         events_since_start,
         error: None,
     };
-    let event = (d.kind == DeliveryKind::Event).then_some(Event { delivery: d, resource });
+    let included = super::shape::included(ctx, sub, d, sub.content)
+        .await
+        .map_err(|e| format!("cannot read the included resources: {e}"))?;
+    let event = (d.kind == DeliveryKind::Event).then_some(Event {
+        delivery: d,
+        resource,
+        included,
+    });
     Ok(notification::outgoing(sub, &line, event, ctx.clock.now_micros()))
 }
 

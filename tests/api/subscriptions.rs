@@ -767,6 +767,114 @@ async fn message_subscriptions_post_fhir_messages_carrying_the_notification(back
     server.stop().await;
 }
 
+/// `encounter_topic` with a notification shape: an Encounter brings its
+/// patient and the Observations made in it.
+fn encounter_topic_with_shape(include: &str) -> Value {
+    let x = |name: &str| format!("http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic.{name}");
+    let mut topic = encounter_topic();
+    topic["extension"].as_array_mut().expect("extensions").push(json!(
+        {"url": x("notificationShape"), "extension": [
+            {"url": "resource", "valueUri": "http://hl7.org/fhir/StructureDefinition/Encounter"},
+            {"url": "include", "valueString": include},
+            {"url": "revInclude", "valueString": "Observation:encounter"}
+        ]}
+    ));
+    topic
+}
+
+/// Topic `notificationShape`: the focus's `_include` / `_revinclude`
+/// resources come along as additional context — entries with the resource
+/// for full-resource, without for id-only, none for empty — found by search.
+async fn a_notification_shape_brings_the_included_resources_along(backend: Backend) {
+    let server = Server::start_with_backport(&fresh_database(backend).await).await;
+    let app = &server.app;
+    let bad = app
+        .post("Basic", &encounter_topic_with_shape("Encounter:nonsense"))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(bad.text.contains("notificationShape[0]"), "{}", bad.text);
+    app.create(&encounter_topic_with_shape("Encounter:patient")).await;
+    let mut receivers = Vec::new();
+    for content in ["empty", "id-only", "full-resource"] {
+        let r = Receiver::start(0).await;
+        let id = app.create(&topic_subscription(&r.url, content, None)).await;
+        wait_status(app, &id, "active").await;
+        receivers.push((content, r));
+    }
+    // One transaction, so the Observation exists when the notification of
+    // the Encounter is built.
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:0f3b1c52-1c2e-4b7a-9a51-6f2f0e0a0001",
+         "resource": {"resourceType": "Patient", "name": [{"family": "Chalmers"}]},
+         "request": {"method": "POST", "url": "Patient"}},
+        {"fullUrl": "urn:uuid:0f3b1c52-1c2e-4b7a-9a51-6f2f0e0a0002",
+         "resource": {"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
+                      "subject": {"reference": "urn:uuid:0f3b1c52-1c2e-4b7a-9a51-6f2f0e0a0001"}},
+         "request": {"method": "POST", "url": "Encounter"}},
+        {"fullUrl": "urn:uuid:0f3b1c52-1c2e-4b7a-9a51-6f2f0e0a0003",
+         "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "pulse"},
+                      "encounter": {"reference": "urn:uuid:0f3b1c52-1c2e-4b7a-9a51-6f2f0e0a0002"}},
+         "request": {"method": "POST", "url": "Observation"}},
+        {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "unrelated"}},
+         "request": {"method": "POST", "url": "Observation"}}
+    ]});
+    let r = app.post("", &bundle).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let created: Vec<String> = r.json()["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["response"]["location"].as_str().unwrap_or_default().to_owned())
+        .map(|l| l.split("/_history").next().unwrap_or_default().to_owned())
+        .collect();
+    let (patient, encounter, observation) = (&created[0], &created[1], &created[2]);
+    // Locations are absolute: the fullUrls of the notification.
+    let url = |location: &str| {
+        assert!(location.starts_with(&app.base), "{location}");
+        location.to_owned()
+    };
+    for (content, r) in &receivers {
+        let got = r.wait_delivered(2).await;
+        let event = got[1].json();
+        assert_conformant(
+            app,
+            &event,
+            &format!("a {content} notification with included resources"),
+        )
+        .await;
+        let entries = event["entry"].as_array().cloned().unwrap_or_default();
+        let context: Vec<Value> = param(&entries[0]["resource"], "notification-event")["part"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == "additional-context")
+            .map(|p| p["valueReference"]["reference"].clone())
+            .collect();
+        if *content == "empty" {
+            assert_eq!(entries.len(), 1, "{event:#}");
+            assert!(context.is_empty(), "{event:#}");
+            continue;
+        }
+        let urls: Vec<&str> = entries[1..].iter().filter_map(|e| e["fullUrl"].as_str()).collect();
+        assert_eq!(urls, [url(encounter), url(patient), url(observation)], "{event:#}");
+        assert_eq!(context, [json!(url(patient)), json!(url(observation))]);
+        for included in &entries[2..] {
+            assert_eq!(included["request"]["method"], "GET");
+            assert_eq!(included["response"]["status"], "200");
+            assert_eq!(
+                included.get("resource").is_some(),
+                *content == "full-resource",
+                "{included:#}"
+            );
+        }
+        if *content == "full-resource" {
+            assert_eq!(entries[2]["resource"]["name"][0]["family"], "Chalmers");
+            assert_eq!(entries[3]["resource"]["code"]["text"], "pulse");
+        }
+    }
+    server.stop().await;
+}
+
 async fn r4_criteria_subscriptions_put_matching_resources_to_the_endpoint(backend: Backend) {
     let server = Server::start(&fresh_database(backend).await).await;
     let app = &server.app;
@@ -1018,6 +1126,7 @@ on_both_backends!(
     the_notifications_match_the_backport_package_examples,
     notification_bundles_are_valid_against_the_backport_ig_profiles,
     message_subscriptions_post_fhir_messages_carrying_the_notification,
+    a_notification_shape_brings_the_included_resources_along,
     r4_criteria_subscriptions_put_matching_resources_to_the_endpoint,
     what_cannot_be_honoured_is_refused_with_422,
     failed_deliveries_are_retried_in_order_until_the_receiver_recovers,
