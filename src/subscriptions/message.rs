@@ -80,7 +80,7 @@ pub async fn send(client: &reqwest::Client, out: &Outgoing, how: &Send<'_>) -> R
         .await
         .map_err(|e| format!("reading the endpoint's answer failed: {e}"))?;
     match refused(&body) {
-        Some(code) => Err(format!("the endpoint answered a response message with code {code}")),
+        Some(code) => Err(format!("{} a response message with code {code}", rest_hook::ANSWERED)),
         None => Ok(()),
     }
 }

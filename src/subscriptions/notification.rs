@@ -24,6 +24,8 @@ const STATUS_PROFILE: &str =
 const NOTIFICATION_PROFILE: &str =
     "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4";
 
+const SUBSCRIPTION_ERROR: &str = "http://terminology.hl7.org/CodeSystem/subscription-error";
+
 /// An HTTP request to make.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {
@@ -87,7 +89,7 @@ pub fn status_parameters(
         parameter.push(json!({"name": "notification-event", "part": part}));
     }
     if let Some(error) = line.error {
-        parameter.push(json!({"name": "error", "valueCodeableConcept": {"text": error}}));
+        parameter.push(json!({"name": "error", "valueCodeableConcept": error_concept(error)}));
     }
     json!({
         "resourceType": "Parameters",
@@ -95,6 +97,18 @@ pub fn status_parameters(
         "meta": {"profile": [STATUS_PROFILE]},
         "parameter": parameter,
     })
+}
+
+/// What went wrong, as the IG's error notification says it: a
+/// `subscription-error` code where the failure has one, and the text.
+fn error_concept(error: &str) -> Value {
+    match super::rest_hook::error_code(error) {
+        Some((code, display)) => json!({
+            "coding": [{"system": SUBSCRIPTION_ERROR, "code": code, "display": display}],
+            "text": error,
+        }),
+        None => json!({"text": error}),
+    }
 }
 
 /// The notification Bundle of a topic-based subscription.

@@ -220,12 +220,23 @@ async fn build(ctx: &Context, sub: &Subscription, base: &str, d: &Delivery) -> R
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok()),
         _ => None,
     };
+    // In error, every notification says what went wrong (the IG's error
+    // notification); a read only then.
+    let last_error = match sub.status {
+        Status::Error => ctx
+            .store
+            .delivery_counters(&sub.id)
+            .await
+            .map_err(|e| format!("cannot read counters: {e}"))?
+            .and_then(|c| c.last_error),
+        _ => None,
+    };
     let line = StatusLine {
         base,
         status: sub.status.code(),
         kind: d.kind.code(),
         events_since_start,
-        error: None,
+        error: last_error.as_deref(),
     };
     let included = super::shape::included(ctx, sub, d, sub.content)
         .await

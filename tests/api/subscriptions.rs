@@ -491,19 +491,6 @@ async fn a_topic_fires_on_the_transition_its_previous_and_current_criteria_descr
 
 async fn the_notifications_match_the_backport_package_examples(backend: Backend) {
     // The package's own R4 examples have the layout the inferno fixtures have.
-    let package = test_data().join("packages/hl7.fhir.uv.subscriptions-backport-1.1.0-sushi.tgz");
-    let file = std::fs::File::open(&package).expect("backport package");
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut examples = std::collections::HashMap::new();
-    for entry in archive.entries().expect("tar") {
-        let mut entry = entry.expect("entry");
-        let path = entry.path().expect("path").to_string_lossy().into_owned();
-        if path.contains("example/Bundle-r4-notification-") {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut entry, &mut text).expect("read");
-            examples.insert(path.rsplit('/').next().unwrap_or_default().to_owned(), text);
-        }
-    }
     for (example, ours) in [
         ("Bundle-r4-notification-handshake.json", "handshake_bundle_example.json"),
         (
@@ -516,8 +503,7 @@ async fn the_notifications_match_the_backport_package_examples(backend: Backend)
         ),
         ("Bundle-r4-notification-heartbeat.json", "heartbeat_bundle_example.json"),
     ] {
-        let parsed: Value = serde_json::from_str(&examples[example]).expect("example JSON");
-        let (mut theirs, mut fixture) = (shape(&parsed), shape(&fixture(ours)));
+        let (mut theirs, mut fixture) = (shape(&package_example(example)), shape(&fixture(ours)));
         if example.contains("id-only") {
             // The package's id-only example has the status entry only; the
             // Inferno fixture (and Ipê) add the focus entry (fullUrl,
@@ -875,6 +861,95 @@ async fn a_notification_shape_brings_the_included_resources_along(backend: Backe
     server.stop().await;
 }
 
+/// The `package/example/` file of the backport package named `name`.
+fn package_example(name: &str) -> Value {
+    let package = test_data().join("packages/hl7.fhir.uv.subscriptions-backport-1.1.0-sushi.tgz");
+    let file = std::fs::File::open(&package).expect("backport package");
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for entry in archive.entries().expect("tar") {
+        let mut entry = entry.expect("entry");
+        if entry.path().expect("path").ends_with(format!("example/{name}")) {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).expect("read");
+            return serde_json::from_str(&text).expect("example JSON");
+        }
+    }
+    panic!("{name} is not in the backport package");
+}
+
+/// A subscription in error says so: `$status` has the shape of the IG's
+/// error notification (status `error`, an `error` CodeableConcept coded
+/// from `subscription-error`), and so does every notification sent while
+/// it is in error, until one is acknowledged and it is active again.
+async fn a_subscription_in_error_says_what_went_wrong_in_status_and_notifications(backend: Backend) {
+    let server = Server::start_with_backport(&fresh_database(backend).await).await;
+    let app = &server.app;
+    app.create(&encounter_topic()).await;
+    let r = Receiver::start(0).await;
+    let id = app.create(&topic_subscription(&r.url, "id-only", None)).await;
+    wait_status(app, &id, "active").await;
+    // Three failures make it `error`; the attempts after those go on.
+    r.fail_first.store(6, Ordering::SeqCst);
+    app.create(&encounter("p1", "planned")).await;
+    wait_status(app, &id, "error").await;
+
+    let status = app.get(&format!("Subscription/{id}/$status")).await.json();
+    let mut ours = json!({"type": "history", "meta": {"profile": [
+        "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4"]},
+        "entry": [{"fullUrl": "urn:uuid:x", "resource": status["entry"][0]["resource"].clone(),
+                   "request": {"method": "GET", "url": "x"}, "response": {"status": "200"}}]});
+    // Ipê's own counters aside, the layout of the IG's example.
+    ours["entry"][0]["resource"]["parameter"]
+        .as_array_mut()
+        .expect("parameters")
+        .retain(|p| p["name"] != "ipe-delivery-counters");
+    assert_eq!(
+        shape(&ours),
+        shape(&package_example("Bundle-r4-notification-error.json"))
+    );
+    let parameters = &status["entry"][0]["resource"];
+    assert_conformant(app, parameters, "the $status of a subscription in error").await;
+    let error = &param(parameters, "error")["valueCodeableConcept"];
+    assert_eq!(
+        error["coding"][0],
+        json!({"system": "http://terminology.hl7.org/CodeSystem/subscription-error",
+               "code": "error-response", "display": "Error response"})
+    );
+    assert!(error["text"].as_str().unwrap_or_default().contains("500"), "{error}");
+
+    // The event, acknowledged at the 7th attempt, went out saying `error`.
+    let got = r.wait_delivered(2).await;
+    let event = got[1].json();
+    assert_eq!(got[1].kind(), "event-notification");
+    let sent_status = &event["entry"][0]["resource"];
+    assert_eq!(param(sent_status, "status")["valueCode"], "error", "{event:#}");
+    assert_eq!(
+        param(sent_status, "error")["valueCodeableConcept"]["coding"][0]["code"],
+        "error-response"
+    );
+    assert_conformant(app, &event, "a notification sent in error").await;
+    let in_error: Vec<Value> = r
+        .all()
+        .iter()
+        .skip(1)
+        .map(|g| param(&g.json()["entry"][0]["resource"], "status")["valueCode"].clone())
+        .collect();
+    assert_eq!(
+        in_error.first(),
+        Some(&json!("active")),
+        "the first attempt: {in_error:?}"
+    );
+
+    // Acknowledged: active again, and nothing more about errors.
+    wait_status(app, &id, "active").await;
+    app.create(&encounter("p1", "planned")).await;
+    let got = r.wait_delivered(3).await;
+    let sent_status = &got[2].json()["entry"][0]["resource"];
+    assert_eq!(param(sent_status, "status")["valueCode"], "active");
+    assert_eq!(param(sent_status, "error"), &Value::Null);
+    server.stop().await;
+}
+
 async fn r4_criteria_subscriptions_put_matching_resources_to_the_endpoint(backend: Backend) {
     let server = Server::start(&fresh_database(backend).await).await;
     let app = &server.app;
@@ -1127,6 +1202,7 @@ on_both_backends!(
     notification_bundles_are_valid_against_the_backport_ig_profiles,
     message_subscriptions_post_fhir_messages_carrying_the_notification,
     a_notification_shape_brings_the_included_resources_along,
+    a_subscription_in_error_says_what_went_wrong_in_status_and_notifications,
     r4_criteria_subscriptions_put_matching_resources_to_the_endpoint,
     what_cannot_be_honoured_is_refused_with_422,
     failed_deliveries_are_retried_in_order_until_the_receiver_recovers,
