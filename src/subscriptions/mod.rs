@@ -195,6 +195,17 @@ pub fn read_subscription(hub: &Hub, registry: &Registry, resource: &Value) -> Re
     spec::read(resource, registry, &|url| hub.topic(url))
 }
 
+/// The topics among the resources a transaction writes, as (id, JSON):
+/// each topic `Basic` that compiles (one that does not is refused when it
+/// is written).
+pub fn topics_written<'a>(registry: &Registry, written: impl Iterator<Item = (&'a str, &'a Value)>) -> Vec<Arc<Topic>> {
+    written
+        .filter(|(_, r)| r["resourceType"] == "Basic" && topic::is_topic_basic(r))
+        .filter_map(|(id, r)| Topic::from_r5(&topic::basic_to_r5(r), registry, Some(id.to_owned())).ok())
+        .map(Arc::new)
+        .collect()
+}
+
 /// The check of a client write of a Subscription or a topic `Basic` (every
 /// write path stores through it): the Subscription's status is the
 /// server's to manage (see [`spec::admit_status`]), and what this server
@@ -205,12 +216,21 @@ pub async fn admit(ctx: &Context, resource: &mut Value) -> Result<(), FhirError>
             spec::admit_status(resource);
             let registry = ctx.registry.current();
             let criteria = resource["criteria"].as_str().unwrap_or_default().to_owned();
-            if ctx.subscriptions.topic(&criteria).is_none() && criteria.contains("://") {
+            // A topic the same transaction writes wins over the one in force.
+            let in_transaction = |url: &str| {
+                let (url, _) = crate::packages::registry::split_canonical(url);
+                ctx.transaction_topics.iter().find(|t| t.url == url).cloned()
+            };
+            if in_transaction(&criteria).is_none()
+                && ctx.subscriptions.topic(&criteria).is_none()
+                && criteria.contains("://")
+            {
                 // A topic stored moments ago may not have reached the
                 // dispatcher yet: look in the database once.
                 load_stored_topics(ctx).await?;
             }
-            let sub = read_subscription(&ctx.subscriptions, &registry, resource).map_err(FhirError::Unprocessable)?;
+            let topic = |url: &str| in_transaction(url).or_else(|| ctx.subscriptions.topic(url));
+            let sub = spec::read(resource, &registry, &topic).map_err(FhirError::Unprocessable)?;
             email::admit(&sub, &ctx.subscriptions.settings).map_err(FhirError::Unprocessable)
         }
         Some("Basic") if topic::is_topic_basic(resource) => {

@@ -950,6 +950,58 @@ async fn a_subscription_in_error_says_what_went_wrong_in_status_and_notification
     server.stop().await;
 }
 
+/// A topic and a Subscription naming it in one transaction: the
+/// Subscription is resolved against the Bundle's topic (listed after it
+/// here, so written after it), is served, and notifies; a Subscription
+/// naming a topic nobody has still fails the whole transaction.
+async fn a_subscription_can_name_a_topic_created_in_the_same_transaction(backend: Backend) {
+    let server = Server::start(&fresh_database(backend).await).await;
+    let app = &server.app;
+    let r = Receiver::start(0).await;
+    let transaction = |topic_url: &str| {
+        let mut topic = encounter_topic();
+        topic["extension"][0]["valueUri"] = json!("http://ipe.test/topics/in-the-same-bundle");
+        let mut sub = topic_subscription(&r.url, "id-only", Some("Encounter?patient=Patient/p1"));
+        sub["criteria"] = json!(topic_url);
+        json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": sub, "request": {"method": "POST", "url": "Subscription"}},
+            {"resource": topic, "request": {"method": "POST", "url": "Basic"}}
+        ]})
+    };
+    let refused = app.post("", &transaction("http://ipe.test/topics/nowhere")).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("is not known"), "{}", refused.text);
+    assert_eq!(app.get("Basic").await.json()["total"], 0, "all or nothing");
+
+    let r2 = app
+        .post("", &transaction("http://ipe.test/topics/in-the-same-bundle"))
+        .await;
+    assert_eq!(r2.status, 200, "{}", r2.text);
+    let location = r2.json()["entry"][0]["response"]["location"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let id = location
+        .split("Subscription/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+        .to_owned();
+    wait_status(app, &id, "active").await;
+    app.create(&encounter("p2", "planned")).await;
+    let enc = app.create(&encounter("p1", "planned")).await;
+    let got = r.wait_delivered(2).await;
+    assert_eq!(got[0].kind(), "handshake");
+    assert_eq!(
+        got[1].json()["entry"][1]["fullUrl"],
+        format!("{}/Encounter/{enc}", app.base),
+        "the filter of the Bundle's topic's canFilterBy applies"
+    );
+    let cs = app.get("metadata").await.json();
+    assert!(cs.to_string().contains("http://ipe.test/topics/in-the-same-bundle"));
+    server.stop().await;
+}
+
 async fn r4_criteria_subscriptions_put_matching_resources_to_the_endpoint(backend: Backend) {
     let server = Server::start(&fresh_database(backend).await).await;
     let app = &server.app;
@@ -1203,6 +1255,7 @@ on_both_backends!(
     message_subscriptions_post_fhir_messages_carrying_the_notification,
     a_notification_shape_brings_the_included_resources_along,
     a_subscription_in_error_says_what_went_wrong_in_status_and_notifications,
+    a_subscription_can_name_a_topic_created_in_the_same_transaction,
     r4_criteria_subscriptions_put_matching_resources_to_the_endpoint,
     what_cannot_be_honoured_is_refused_with_422,
     failed_deliveries_are_retried_in_order_until_the_receiver_recovers,
