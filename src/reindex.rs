@@ -277,19 +277,25 @@ async fn step(ctx: &Context, job: &mut ReindexJob) -> Result<bool, FhirError> {
 /// The index entries of the job's parameter for one stored resource (if
 /// it is of the job's types) and for each of its contained resources that
 /// is, by key.
-fn entries_of(registry: &Registry, job: &ReindexJob, rkey: i64, body: &[u8]) -> Vec<(i64, Vec<index::IndexEntry>)> {
+fn entries_of(
+    registry: &Registry,
+    job: &ReindexJob,
+    rkey: i64,
+    body: &[u8],
+) -> Vec<(i64, String, Vec<index::IndexEntry>)> {
     let Ok(resource) = serde_json::from_slice::<Value>(body) else {
         return Vec::new();
     };
     let mut rows = Vec::new();
     let own_type = resource.get("resourceType").and_then(Value::as_str);
-    if own_type.is_some_and(|t| job.types.iter().any(|j| j == t)) {
-        rows.push((rkey, index::extract_param(registry, &resource, &job.code).entries));
+    if let Some(own_type) = own_type.filter(|t| job.types.iter().any(|j| j == t)) {
+        let entries = index::extract_param(registry, &resource, &job.code).entries;
+        rows.push((rkey, own_type.to_owned(), entries));
     }
-    for (position, entries) in index::extract_param_contained(registry, &resource, &job.code, &job.types) {
+    for (position, rtype, entries) in index::extract_param_contained(registry, &resource, &job.code, &job.types) {
         // Past the key range nothing was indexed on write either.
         if let Some(ckey) = crate::store::contained_key(rkey, position) {
-            rows.push((ckey, entries));
+            rows.push((ckey, rtype, entries));
         }
     }
     rows

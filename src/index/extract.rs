@@ -215,17 +215,20 @@ pub fn extract_param(registry: &Registry, resource: &Value, code: &str) -> Extra
 }
 
 /// [`extract_param`] for each contained resource of `resource` whose type
-/// is one of `types`: (position, entries), one pair per such resource, even
+/// is one of `types`: (position, type, entries), one per such resource, even
 /// when it has no value (its old rows must go).
 pub fn extract_param_contained(
     registry: &Registry,
     resource: &Value,
     code: &str,
     types: &[String],
-) -> Vec<(u32, Vec<IndexEntry>)> {
+) -> Vec<(u32, String, Vec<IndexEntry>)> {
     contained_resources(resource)
         .filter(|(_, resource_type, _, _)| types.iter().any(|t| t == resource_type))
-        .map(|(position, _, _, contained)| (position, extract_param(registry, contained, code).entries))
+        .map(|(position, resource_type, _, contained)| {
+            let entries = extract_param(registry, contained, code).entries;
+            (position, resource_type.to_string(), entries)
+        })
         .collect()
 }
 

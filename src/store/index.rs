@@ -9,7 +9,10 @@
 //! keeps the PostgreSQL flush a single statement.
 //!
 //! Each JSON row names its columns; columns a value does not have are left
-//! out and come out NULL. `key` ties the row to its resource: the position
+//! out and come out NULL. Every row carries `rtype`, the type of the
+//! resource it indexes (for a contained resource, its own type), so that a
+//! search criterion selects the rows of its types without a join to
+//! `resources`. `key` ties the row to its resource: the position
 //! of its version in the flush on PostgreSQL (joined to the rkeys the same
 //! statement assigns), the rkey itself on SQLite.
 
@@ -231,9 +234,9 @@ impl Table {
         let typed: Vec<String> = columns.iter().map(|(n, t)| format!("{n} {}", t.postgres())).collect();
         let param = self.param_column();
         format!(
-            "INSERT INTO {table} (rkey, {param}{names}) \
-             SELECT {key}, {selected_param}j.{selected} \
-             FROM json_to_recordset({placeholder}::json) AS j(key bigint, {sub}{param_type}{typed}) \
+            "INSERT INTO {table} (rkey, rtype, {param}{names}) \
+             SELECT {key}, j.rtype, {selected_param}j.{selected} \
+             FROM json_to_recordset({placeholder}::json) AS j(key bigint, rtype text, {sub}{param_type}{typed}) \
              JOIN k ON k.ord = j.key",
             table = self.name(),
             selected_param = if self.has_param() { "j.param, " } else { "" },
@@ -252,8 +255,8 @@ impl Table {
         let extracted: Vec<String> = names.iter().map(|n| format!("value ->> '$.{n}'")).collect();
         let param = self.param_column();
         format!(
-            "INSERT INTO {table} (rkey, {param}{names}) \
-             SELECT value ->> '$.key', {extracted_param}{extracted} FROM json_each($1)",
+            "INSERT INTO {table} (rkey, rtype, {param}{names}) \
+             SELECT value ->> '$.key', value ->> '$.rtype', {extracted_param}{extracted} FROM json_each($1)",
             table = self.name(),
             extracted_param = if self.has_param() { "value ->> '$.param', " } else { "" },
             names = names.join(", "),
@@ -280,16 +283,25 @@ pub(super) struct IndexRows {
 }
 
 impl IndexRows {
-    /// Adds the rows of one version's `entries`, tied to `key`.
-    pub(super) fn push(&mut self, key: i64, entries: &[IndexEntry]) {
-        push_rows(&mut self.json, key, None, entries);
+    /// Adds the rows of one version's `entries` of a resource of type
+    /// `rtype`, tied to `key`.
+    pub(super) fn push(&mut self, key: i64, rtype: &str, entries: &[IndexEntry]) {
+        push_rows(&mut self.json, Owner { key, sub: None, rtype }, entries);
     }
 
     /// Adds the rows of a contained resource, tied to `key` (its
     /// container's, as in [`push`](Self::push)) and its position `sub`:
     /// they are inserted under [`contained_key`] of both.
-    pub(super) fn push_contained(&mut self, key: i64, sub: u32, entries: &[IndexEntry]) {
-        push_rows(&mut self.contained, key, Some(sub), entries);
+    pub(super) fn push_contained(&mut self, key: i64, sub: u32, rtype: &str, entries: &[IndexEntry]) {
+        push_rows(
+            &mut self.contained,
+            Owner {
+                key,
+                sub: Some(sub),
+                rtype,
+            },
+            entries,
+        );
     }
 
     /// The JSON array for `table`, or `None` if it has no rows.
@@ -303,16 +315,25 @@ impl IndexRows {
     }
 }
 
-fn push_rows(json: &mut [Vec<u8>; 9], key: i64, sub: Option<u32>, entries: &[IndexEntry]) {
+/// What every row of one resource starts with: its `key`, its `sub`
+/// position if it is a contained resource, and its type.
+#[derive(Clone, Copy)]
+struct Owner<'a> {
+    key: i64,
+    sub: Option<u32>,
+    rtype: &'a str,
+}
+
+fn push_rows(json: &mut [Vec<u8>; 9], owner: Owner<'_>, entries: &[IndexEntry]) {
     for entry in entries {
         match &entry.value {
             IndexValue::Composite { components } => {
-                push_composite(&mut json[Table::Composite.index()], key, sub, &entry.code, components)
+                push_composite(&mut json[Table::Composite.index()], owner, &entry.code, components)
             }
             value => {
                 let table = Table::of(value);
                 let param = table.has_param().then_some(entry.code.as_str());
-                let mut row = Row::start(&mut json[table.index()], key, sub, param);
+                let mut row = Row::start(&mut json[table.index()], owner, param);
                 row.value(value);
                 row.finish();
             }
@@ -321,13 +342,13 @@ fn push_rows(json: &mut [Vec<u8>; 9], key: i64, sub: Option<u32>, entries: &[Ind
 }
 
 /// One row per combination of the components' values.
-fn push_composite(buf: &mut Vec<u8>, key: i64, sub: Option<u32>, param: &str, components: &[Vec<IndexValue>]) {
+fn push_composite(buf: &mut Vec<u8>, owner: Owner<'_>, param: &str, components: &[Vec<IndexValue>]) {
     if components.is_empty() || components.len() > COMPOSITE_SLOTS || composite_rows(components) > MAX_COMPOSITE_ROWS {
         return;
     }
     let mut choice = vec![0usize; components.len()];
     loop {
-        let mut row = Row::start(buf, key, sub, Some(param));
+        let mut row = Row::start(buf, owner, Some(param));
         for (slot, (values, &i)) in components.iter().zip(&choice).enumerate() {
             row.prefix = SLOT_PREFIXES[slot];
             if let Some(value) = values.get(i) {
@@ -376,7 +397,7 @@ fn next_combination(choice: &mut [usize], components: &[Vec<IndexValue>]) -> boo
     false
 }
 
-/// One JSON object being written: `{"key":…,"param":…,"<column>":…}`
+/// One JSON object being written: `{"key":…,"rtype":…,"param":…,"<column>":…}`
 /// (no `param` for the full-text row).
 struct Row<'b> {
     buf: &'b mut Vec<u8>,
@@ -386,16 +407,17 @@ struct Row<'b> {
 }
 
 impl<'b> Row<'b> {
-    fn start(buf: &'b mut Vec<u8>, key: i64, sub: Option<u32>, param: Option<&str>) -> Self {
+    fn start(buf: &'b mut Vec<u8>, owner: Owner<'_>, param: Option<&str>) -> Self {
         if !buf.is_empty() {
             buf.push(b',');
         }
         buf.extend_from_slice(b"{\"key\":");
-        buf.extend_from_slice(key.to_string().as_bytes());
+        buf.extend_from_slice(owner.key.to_string().as_bytes());
         let mut row = Row { buf, prefix: "" };
-        if let Some(sub) = sub {
+        if let Some(sub) = owner.sub {
             row.int("sub", i64::from(sub));
         }
+        row.text("rtype", Some(owner.rtype));
         row.text("param", param);
         row
     }
@@ -656,7 +678,7 @@ mod tests {
         // Catches a column written under a name or type the table (and so
         // the INSERT's column list) does not have: it would be dropped.
         let mut batch = IndexRows::default();
-        batch.push(7, &every_kind());
+        batch.push(7, "Observation", &every_kind());
         for table in Table::ALL {
             let columns: HashMap<String, ColumnType> = table.columns().into_iter().collect();
             let found = rows(&mut batch, table);
@@ -664,7 +686,11 @@ mod tests {
             for row in found {
                 assert_eq!(row.get("key").and_then(Value::as_i64), Some(7));
                 assert_eq!(row.get("param").is_some_and(Value::is_string), table.has_param());
-                for (name, value) in row.iter().filter(|(n, _)| *n != "key" && *n != "param") {
+                assert_eq!(row.get("rtype").and_then(Value::as_str), Some("Observation"));
+                for (name, value) in row
+                    .iter()
+                    .filter(|(n, _)| !["key", "param", "rtype"].contains(&n.as_str()))
+                {
                     let ok = match columns.get(name) {
                         Some(ColumnType::Text) => value.is_string(),
                         Some(ColumnType::Float) => value.is_f64() || value.is_i64(),
@@ -680,7 +706,7 @@ mod tests {
     #[test]
     fn composites_store_every_combination_of_component_values() {
         let mut batch = IndexRows::default();
-        batch.push(1, &every_kind());
+        batch.push(1, "Observation", &every_kind());
         let found = rows(&mut batch, Table::Composite);
         let codes: Vec<_> = found
             .iter()
@@ -697,6 +723,7 @@ mod tests {
         let mut batch = IndexRows::default();
         batch.push(
             1,
+            "Observation",
             &[
                 entry(
                     "wide",
@@ -720,7 +747,7 @@ mod tests {
     #[test]
     fn the_full_text_row_has_both_columns_and_no_param() {
         let mut batch = IndexRows::default();
-        batch.push(3, &every_kind());
+        batch.push(3, "Observation", &every_kind());
         let found = rows(&mut batch, Table::Text);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0]["narrative"], "");
@@ -733,7 +760,7 @@ mod tests {
     #[test]
     fn token_text_is_normalised_for_text_searches() {
         let mut batch = IndexRows::default();
-        batch.push(1, &every_kind());
+        batch.push(1, "Observation", &every_kind());
         let found = rows(&mut batch, Table::Token);
         assert_eq!(found[0]["text"], "blood pressure");
         assert!(found[0].get("system").is_none(), "no system must stay NULL");
@@ -764,8 +791,8 @@ mod tests {
     #[test]
     fn contained_rows_carry_their_position_apart_from_the_containers() {
         let mut batch = IndexRows::default();
-        batch.push(4, &every_kind()[..1]);
-        batch.push_contained(4, 2, &every_kind()[..1]);
+        batch.push(4, "Observation", &every_kind()[..1]);
+        batch.push_contained(4, 2, "Patient", &every_kind()[..1]);
         let own = rows(&mut batch, Table::String);
         assert_eq!(own.len(), 1);
         assert!(own[0].get("sub").is_none());
@@ -775,6 +802,11 @@ mod tests {
         assert_eq!(
             (contained[0]["key"].as_i64(), contained[0]["sub"].as_i64()),
             (Some(4), Some(2))
+        );
+        // Each row has the type of the resource it indexes.
+        assert_eq!(
+            (own[0]["rtype"].as_str(), contained[0]["rtype"].as_str()),
+            (Some("Observation"), Some("Patient"))
         );
         let insert = Table::String.postgres_insert_contained("$1");
         assert!(insert.contains("sub bigint") && insert.contains(&contained_key_sql("k.rkey", "j.sub")));

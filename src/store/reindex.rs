@@ -150,19 +150,23 @@ impl WriteTx {
     }
 
     /// Replaces the index rows of parameter `code` of the resources in
-    /// `rows` (by key: an rkey, or a contained resource's key) with the
-    /// entries given.
-    pub async fn replace_param_rows(&mut self, code: &str, rows: &[(i64, Vec<IndexEntry>)]) -> Result<(), StoreError> {
+    /// `rows` (by key: an rkey, or a contained resource's key; with the
+    /// resource's type) with the entries given.
+    pub async fn replace_param_rows(
+        &mut self,
+        code: &str,
+        rows: &[(i64, String, Vec<IndexEntry>)],
+    ) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
         let keys = format!(
             "[{}]",
-            rows.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>().join(",")
+            rows.iter().map(|(k, _, _)| k.to_string()).collect::<Vec<_>>().join(",")
         );
         let mut index = IndexRows::default();
-        for (rkey, entries) in rows {
-            index.push(*rkey, entries);
+        for (rkey, rtype, entries) in rows {
+            index.push(*rkey, rtype, entries);
         }
         let dialect = self.dialect();
         let tx = self.tx().await?;

@@ -326,9 +326,9 @@ where
     let mut index = IndexRows::default();
     let mut contained = ContainedRows::default();
     for (ord, p) in pending.iter().enumerate() {
-        index.push(ord as i64, &p.index);
+        index.push(ord as i64, &p.rtype, &p.index);
         for c in &p.contained {
-            index.push_contained(ord as i64, c.position, &c.entries);
+            index.push_contained(ord as i64, c.position, &c.resource_type, &c.entries);
             contained.push(ord as i64, c);
         }
     }
@@ -564,12 +564,12 @@ async fn write_index_sqlite(
         let rkey = p
             .rkey
             .ok_or_else(|| StoreError::Corrupt("a flushed version has no rkey".into()))?;
-        index.push(rkey, &p.index);
+        index.push(rkey, &p.rtype, &p.index);
         for c in &p.contained {
             let ckey = contained_key(rkey, c.position).ok_or_else(|| {
                 StoreError::Corrupt(format!("no contained key for rkey {rkey}, position {}", c.position))
             })?;
-            index.push(ckey, &c.entries);
+            index.push(ckey, &c.resource_type, &c.entries);
             contained.push_keyed(rkey, ckey, c);
         }
     }

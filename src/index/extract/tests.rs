@@ -375,8 +375,8 @@ fn contained_resources_are_extracted_apart_by_position() {
     let types = ["Observation".to_owned()];
     let codes = extract_param_contained(Registry::r4(), &container, "code", &types);
     assert_eq!(codes.len(), 1);
-    assert_eq!(codes[0].0, 3);
-    assert_eq!(codes[0].1.len(), 1);
+    assert_eq!((codes[0].0, codes[0].1.as_str()), (3, "Observation"));
+    assert_eq!(codes[0].2.len(), 1);
 }
 
 /// code-value-quantity pairs the code with the value of the same

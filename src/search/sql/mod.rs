@@ -1,7 +1,8 @@
 //! The SQL of search criteria: each [`Clause`] of a parsed search becomes one
-//! condition on a `resources` row — an `EXISTS` over the index table of the
-//! parameter's type (search.html §3.1.1), with the clause's OR values inside
-//! it. Chains and `_has` nest further `EXISTS` through `idx_reference`.
+//! condition on a `resources` row — `rkey IN` the rows of the index table of
+//! the parameter's type (search.html §3.1.1) of the searched types, with the
+//! clause's OR values inside it. Chains and `_has` nest `EXISTS` through
+//! `idx_reference`.
 //!
 //! Everything a client wrote is bound as a parameter. The text that is not
 //! (aliases, table and column names, the length of the server's base URL)
@@ -141,7 +142,9 @@ impl<'a> Emit<'a> {
     }
 
     /// `resource.rkey [NOT] IN (SELECT x.rkey FROM table x WHERE x.param =
-    /// code AND (body on x))`. Uncorrelated on purpose: each database reads
+    /// code AND x.rtype IN (types) AND (body on x))`: the rows of the
+    /// resource's types only, as a parameter code is shared by several
+    /// types. Uncorrelated on purpose: each database reads
     /// the index rows once and hashes them. As a correlated `[NOT] EXISTS`,
     /// SQLite without statistics probed the index once per resource (40 s
     /// on Synthea), and PostgreSQL's generic plan for a prepared `NOT
@@ -151,7 +154,7 @@ impl<'a> Emit<'a> {
         &mut self,
         negated: bool,
         table: &str,
-        resource: &str,
+        (resource, types): (&str, &[ResourceType]),
         code: &str,
         body: impl FnOnce(&mut Self, &str) -> Result,
     ) -> Result {
@@ -167,7 +170,9 @@ impl<'a> Emit<'a> {
             .push(" ")
             .push(&x)
             .push(" WHERE ");
-        self.push(&x).push(".param = ").text(code).push(" AND (");
+        self.push(&x).push(".param = ").text(code).push(" AND ");
+        self.of_types(&x, types);
+        self.push("(");
         body(self, &x)?;
         self.push("))");
         Ok(())
@@ -201,6 +206,7 @@ impl<'a> Emit<'a> {
                 self.push(&t).push(".id = ").push(&x).push(".target_id WHERE ");
                 self.push(&x).push(".rkey = ").push(resource).push(".rkey AND ");
                 self.push(&x).push(".param = ").text(param).push(" AND ");
+                self.of_types(&x, types);
                 self.type_in(&format!("{x}.target_type"), targets);
                 self.push(" AND ");
                 local_reference(self, &format!("{x}.url"));
@@ -209,22 +215,38 @@ impl<'a> Emit<'a> {
                 self.push(")");
             }
             // The `source` resources whose `param` points at `resource`.
+            // Their index row has their key and type, which is all a
+            // criterion on their index rows needs; the `resources` row is
+            // joined only for what else reads it (a further link, `_id`…).
             Link::Has { source, param } => {
                 self.push("EXISTS (SELECT 1 FROM idx_reference ").push(&x);
-                self.push(" JOIN resources ").push(&t).push(" ON ");
-                self.push(&t).push(".rkey = ").push(&x).push(".rkey WHERE ");
-                self.push(&t).push(".rtype = ").text(source.as_str()).push(" AND NOT ");
-                self.push(&t).push(".deleted AND ");
-                self.push(&x).push(".param = ").text(param).push(" AND ");
+                let source_row = if reads_only_rkey(rest, code, criterion) {
+                    x.clone()
+                } else {
+                    self.push(" JOIN resources ").push(&t).push(" ON ");
+                    self.push(&t).push(".rkey = ").push(&x).push(".rkey");
+                    t
+                };
+                self.push(" WHERE ").push(&x).push(".rtype = ").text(source.as_str());
+                self.push(" AND ").push(&x).push(".param = ").text(param).push(" AND ");
                 self.push(&x).push(".target_type = ").push(resource).push(".rtype AND ");
                 self.push(&x).push(".target_id = ").push(resource).push(".id AND ");
                 local_reference(self, &format!("{x}.url"));
                 self.push(" AND ");
-                self.path(&t, &[*source], rest, code, criterion)?;
+                self.path(&source_row, &[*source], rest, code, criterion)?;
                 self.push(")");
             }
         }
         Ok(())
+    }
+
+    /// `x.rtype IN (types…) AND ` for the index rows `x`; nothing when any
+    /// type will do.
+    fn of_types(&mut self, x: &str, types: &[ResourceType]) {
+        if !types.is_empty() {
+            self.type_in(&format!("{x}.rtype"), types);
+            self.push(" AND ");
+        }
     }
 
     /// `column IN (types…)`; no types means any.
@@ -274,12 +296,12 @@ impl<'a> Emit<'a> {
         match criterion {
             Criterion::Missing(missing) => {
                 let table = self.table(types, code)?;
-                self.exists(*missing, table, resource, code, |e, _| {
+                self.exists(*missing, table, (resource, types), code, |e, _| {
                     e.push("1 = 1");
                     Ok(())
                 })
             }
-            Criterion::String(mode, values) => self.exists(false, "idx_string", resource, code, |e, x| {
+            Criterion::String(mode, values) => self.exists(false, "idx_string", (resource, types), code, |e, x| {
                 e.any(values, |e, value| {
                     string::condition(e, x, *mode, value);
                     Ok(())
@@ -288,15 +310,21 @@ impl<'a> Emit<'a> {
             Criterion::Token(mode @ (TokenMatch::Equal | TokenMatch::Not), values) => {
                 // `:not`: no value matches, which includes having no value
                 // at all (search.html#modifiers).
-                self.exists(*mode == TokenMatch::Not, "idx_token", resource, code, |e, x| {
-                    token::any(e, &token::Columns::table(x), values);
-                    Ok(())
-                })
+                self.exists(
+                    *mode == TokenMatch::Not,
+                    "idx_token",
+                    (resource, types),
+                    code,
+                    |e, x| {
+                        token::any(e, &token::Columns::table(x), values);
+                        Ok(())
+                    },
+                )
             }
             Criterion::Token(TokenMatch::Above | TokenMatch::Below, _) => Err(SearchError::NotSupported(format!(
                 "the token modifiers :above and :below (subsumption, on '{code}')"
             ))),
-            Criterion::TokenText(values) => self.exists(false, "idx_token", resource, code, |e, x| {
+            Criterion::TokenText(values) => self.exists(false, "idx_token", (resource, types), code, |e, x| {
                 e.any(values, |e, value| {
                     e.starts_with(&format!("{x}.text"), &value.normalized);
                     Ok(())
@@ -306,55 +334,59 @@ impl<'a> Emit<'a> {
                 "the token modifier :{} (value sets, on '{code}')",
                 if *negated { "not-in" } else { "in" }
             ))),
-            Criterion::Codes { negated, codes, .. } => self.exists(*negated, "idx_token", resource, code, |e, x| {
-                let columns = token::Columns::table(x);
-                token::code_list(e, &columns, codes);
-                Ok(())
-            }),
-            Criterion::OfType(values) => self.exists(false, "idx_token", resource, code, |e, x| {
+            Criterion::Codes { negated, codes, .. } => {
+                self.exists(*negated, "idx_token", (resource, types), code, |e, x| {
+                    let columns = token::Columns::table(x);
+                    token::code_list(e, &columns, codes);
+                    Ok(())
+                })
+            }
+            Criterion::OfType(values) => self.exists(false, "idx_token", (resource, types), code, |e, x| {
                 let columns = token::Columns::table(x);
                 e.any(values, |e, value| {
                     token::of_type(e, &columns, value);
                     Ok(())
                 })
             }),
-            Criterion::Number(values) => self.exists(false, "idx_number", resource, code, |e, x| {
+            Criterion::Number(values) => self.exists(false, "idx_number", (resource, types), code, |e, x| {
                 let column = format!("{x}.value");
                 e.any(values, |e, value| {
                     number::condition(e, &column, value);
                     Ok(())
                 })
             }),
-            Criterion::Date(values) => self.exists(false, "idx_date", resource, code, |e, x| {
+            Criterion::Date(values) => self.exists(false, "idx_date", (resource, types), code, |e, x| {
                 let columns = date::Columns::table(x);
                 e.any(values, |e, value| {
                     date::condition(e, &columns, value);
                     Ok(())
                 })
             }),
-            Criterion::Quantity(values) => self.exists(false, "idx_quantity", resource, code, |e, x| {
+            Criterion::Quantity(values) => self.exists(false, "idx_quantity", (resource, types), code, |e, x| {
                 let columns = quantity::Columns::table(x);
                 e.any(values, |e, value| {
                     quantity::condition(e, &columns, value);
                     Ok(())
                 })
             }),
-            Criterion::Reference(values) => self.exists(false, "idx_reference", resource, code, |e, x| {
+            Criterion::Reference(values) => self.exists(false, "idx_reference", (resource, types), code, |e, x| {
                 let columns = reference::Columns::table(x);
                 e.any(values, |e, value| {
                     reference::condition(e, &columns, value);
                     Ok(())
                 })
             }),
-            Criterion::ReferenceIdentifier(values) => self.exists(false, "idx_reference", resource, code, |e, x| {
-                let columns = token::Columns {
-                    system: format!("{x}.id_system"),
-                    code: format!("{x}.id_value"),
-                };
-                token::any(e, &columns, values);
-                Ok(())
-            }),
-            Criterion::Uri(mode, values) => self.exists(false, "idx_uri", resource, code, |e, x| {
+            Criterion::ReferenceIdentifier(values) => {
+                self.exists(false, "idx_reference", (resource, types), code, |e, x| {
+                    let columns = token::Columns {
+                        system: format!("{x}.id_system"),
+                        code: format!("{x}.id_value"),
+                    };
+                    token::any(e, &columns, values);
+                    Ok(())
+                })
+            }
+            Criterion::Uri(mode, values) => self.exists(false, "idx_uri", (resource, types), code, |e, x| {
                 let column = format!("{x}.value");
                 e.any(values, |e, value| {
                     uri::condition(e, &column, *mode, value);
@@ -363,7 +395,7 @@ impl<'a> Emit<'a> {
             }),
             Criterion::Composite(values) => {
                 composite::check(code, values)?;
-                self.exists(false, "idx_composite", resource, code, |e, x| {
+                self.exists(false, "idx_composite", (resource, types), code, |e, x| {
                     e.any(values, |e, components| {
                         composite::condition(e, x, components);
                         Ok(())
@@ -375,7 +407,7 @@ impl<'a> Emit<'a> {
                 Ok(())
             }
             Criterion::Special(_) => Err(SearchError::NotSupported(format!("the special parameter '{code}'"))),
-            Criterion::Near(values) => self.exists(false, "idx_composite", resource, code, |e, x| {
+            Criterion::Near(values) => self.exists(false, "idx_composite", (resource, types), code, |e, x| {
                 e.any(values, |e, value| {
                     near::condition(e, x, value);
                     Ok(())
@@ -430,6 +462,14 @@ impl<'a> Emit<'a> {
             None => Err(SearchError::NotSupported(format!("':missing' on '{code}'"))),
         }
     }
+}
+
+/// Whether the condition of a clause's remaining `path` and `criterion`
+/// reads nothing of the row it applies to but its `rkey`: everything but a
+/// further link, `_id` and `_lastUpdated` (columns of `resources`) and
+/// `_list` (which compares the row's type and id).
+fn reads_only_rkey(path: &[Link], code: &str, criterion: &Criterion) -> bool {
+    path.is_empty() && !matches!(code, "_id" | "_lastUpdated") && !matches!(criterion, Criterion::List(_))
 }
 
 /// The index table holding a parameter type's values.
