@@ -84,6 +84,7 @@ impl Application {
             canonicals,
             write_policy: Arc::new(config.validation.clone()),
             subscriptions: Arc::new(crate::subscriptions::Hub::new(config.subscriptions.clone())),
+            transaction_topics: Arc::default(),
         };
         tracing::info!(validation = config.validation.mode.as_str(), "validation on write");
         // The SearchParameters stored on the server, and their unfinished

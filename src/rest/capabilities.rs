@@ -119,7 +119,7 @@ fn describe_subscriptions(ctx: &Context, resource: &mut Value) {
          'bind-with-token <token from $get-ws-binding-token>' or the R4 'bind <id>'. \
          Not supported (refused at create): {}.",
         crate::subscriptions::spec::CHANNELS.join(", "),
-        crate::subscriptions::spec::NOT_BUILT.join(", ")
+        crate::subscriptions::spec::NOT_SUPPORTED.join("; ")
     ));
 }
 

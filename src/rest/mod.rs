@@ -66,6 +66,20 @@ pub struct Context {
     pub write_policy: Arc<WritePolicy>,
     /// The subscriptions and topics in force (`crate::subscriptions`).
     pub subscriptions: Arc<crate::subscriptions::Hub>,
+    /// The subscription topics a transaction being processed writes (empty
+    /// outside one), so a Subscription in the same Bundle can name a topic
+    /// that is not committed yet (see [`Context::in_transaction_writing`]).
+    pub transaction_topics: Arc<Vec<Arc<crate::subscriptions::topic::Topic>>>,
+}
+
+impl Context {
+    /// This context for the entries of a transaction that writes `topics`.
+    pub fn in_transaction_writing(&self, topics: Vec<Arc<crate::subscriptions::topic::Topic>>) -> Context {
+        Context {
+            transaction_topics: Arc::new(topics),
+            ..self.clone()
+        }
+    }
 }
 
 /// One version of a resource as served: the stored JSON and its identity.

@@ -62,6 +62,16 @@ async fn transaction(ctx: &Context, bundle: Value, base: &str, ret: Return) -> R
         }
     }
     refuse_duplicate_targets(&entries)?;
+    // A Subscription may name a topic another entry creates or updates.
+    let topics = crate::subscriptions::topics_written(
+        &ctx.registry.current(),
+        entries.iter().enumerate().filter_map(|(i, e)| match &e.action {
+            Action::Create { resource, .. } => Some((ids.get(&i)?.as_str(), resource)),
+            Action::Update { id, resource, .. } => Some((id.as_str(), resource)),
+            _ => None,
+        }),
+    );
+    let ctx = &ctx.in_transaction_writing(topics);
 
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| entries[i].action.order());

@@ -140,7 +140,15 @@ async fn follow_subscription(ctx: &Context, registry: &Registry, change: &Change
         hub.remove_subscription(&change.id);
         return Ok(Follow::DropPending("the subscription was deleted"));
     };
-    let sub = match super::read_subscription(hub, registry, &resource) {
+    let mut read = super::read_subscription(hub, registry, &resource);
+    let unknown_topic = |c: &str| c.contains("://") && hub.topic(c).is_none();
+    if read.is_err() && resource["criteria"].as_str().is_some_and(unknown_topic) {
+        // Its topic may come later in the feed: written by the same
+        // transaction, after it. It is stored by now.
+        super::load_stored_topics(ctx).await?;
+        read = super::read_subscription(hub, registry, &resource);
+    }
+    let sub = match read {
         Ok(sub) => sub,
         Err(issues) => {
             tracing::warn!(id = %change.id, problem = ?issues.first().map(|i| &i.diagnostics),

@@ -1,6 +1,6 @@
 //! Subscriptions: R4 criteria subscriptions and topic-based ones of the
 //! Subscriptions R5 Backport IG, delivered durably over rest-hook,
-//! websocket and email (docs/subscriptions.md).
+//! websocket, email and FHIR messaging (docs/subscriptions.md).
 //!
 //! # Layout
 //!
@@ -8,6 +8,8 @@
 //!   honoured is refused with a 422 at create/update).
 //! - [`topic`]: `SubscriptionTopic`s (R4: `Basic` + cross-version
 //!   extensions; R5-shaped ones from packages), compiled once.
+//! - [`shape`]: a topic's notification shapes (`_include` /
+//!   `_revinclude` of the focus), found by search.
 //! - [`matcher`]: search criteria matched in memory against a resource's
 //!   index rows.
 //! - [`dispatcher`]: reads the change feed from its persisted cursor and
@@ -16,7 +18,7 @@
 //!   retries with backoff and moves subscriptions through their statuses.
 //! - [`ticker`]: heartbeats and `end`.
 //! - [`notification`]: the notification Bundles; [`rest_hook`],
-//!   [`websocket`] and [`email`]: the channels.
+//!   [`websocket`], [`email`] and [`message`]: the channels.
 //! - [`operations`]: `$status` and `$events`.
 //!
 //! The active subscriptions and known topics are kept in a [`Hub`] shared
@@ -27,9 +29,11 @@
 pub mod dispatcher;
 pub mod email;
 pub mod matcher;
+pub mod message;
 pub mod notification;
 pub mod operations;
 pub mod rest_hook;
+pub mod shape;
 pub mod spec;
 pub mod ticker;
 pub mod topic;
@@ -191,6 +195,17 @@ pub fn read_subscription(hub: &Hub, registry: &Registry, resource: &Value) -> Re
     spec::read(resource, registry, &|url| hub.topic(url))
 }
 
+/// The topics among the resources a transaction writes, as (id, JSON):
+/// each topic `Basic` that compiles (one that does not is refused when it
+/// is written).
+pub fn topics_written<'a>(registry: &Registry, written: impl Iterator<Item = (&'a str, &'a Value)>) -> Vec<Arc<Topic>> {
+    written
+        .filter(|(_, r)| r["resourceType"] == "Basic" && topic::is_topic_basic(r))
+        .filter_map(|(id, r)| Topic::from_r5(&topic::basic_to_r5(r), registry, Some(id.to_owned())).ok())
+        .map(Arc::new)
+        .collect()
+}
+
 /// The check of a client write of a Subscription or a topic `Basic` (every
 /// write path stores through it): the Subscription's status is the
 /// server's to manage (see [`spec::admit_status`]), and what this server
@@ -201,12 +216,21 @@ pub async fn admit(ctx: &Context, resource: &mut Value) -> Result<(), FhirError>
             spec::admit_status(resource);
             let registry = ctx.registry.current();
             let criteria = resource["criteria"].as_str().unwrap_or_default().to_owned();
-            if ctx.subscriptions.topic(&criteria).is_none() && criteria.contains("://") {
+            // A topic the same transaction writes wins over the one in force.
+            let in_transaction = |url: &str| {
+                let (url, _) = crate::packages::registry::split_canonical(url);
+                ctx.transaction_topics.iter().find(|t| t.url == url).cloned()
+            };
+            if in_transaction(&criteria).is_none()
+                && ctx.subscriptions.topic(&criteria).is_none()
+                && criteria.contains("://")
+            {
                 // A topic stored moments ago may not have reached the
                 // dispatcher yet: look in the database once.
                 load_stored_topics(ctx).await?;
             }
-            let sub = read_subscription(&ctx.subscriptions, &registry, resource).map_err(FhirError::Unprocessable)?;
+            let topic = |url: &str| in_transaction(url).or_else(|| ctx.subscriptions.topic(url));
+            let sub = spec::read(resource, &registry, &topic).map_err(FhirError::Unprocessable)?;
             email::admit(&sub, &ctx.subscriptions.settings).map_err(FhirError::Unprocessable)
         }
         Some("Basic") if topic::is_topic_basic(resource) => {

@@ -14,6 +14,7 @@
 
 use serde_json::{json, Value};
 
+use super::shape::Included;
 use super::spec::{Content, Subscription};
 use crate::clock::instant;
 use crate::store::{Delivery, DeliveryKind, Focus};
@@ -22,6 +23,8 @@ const STATUS_PROFILE: &str =
     "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4";
 const NOTIFICATION_PROFILE: &str =
     "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4";
+
+const SUBSCRIPTION_ERROR: &str = "http://terminology.hl7.org/CodeSystem/subscription-error";
 
 /// An HTTP request to make.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,10 +35,12 @@ pub struct Outgoing {
 }
 
 /// One event of a notification, with the focus version's JSON when the
-/// content needs it (and the version is not a delete).
+/// content needs it (and the version is not a delete), and what the
+/// topic's notification shape brings along.
 pub struct Event<'a> {
     pub delivery: &'a Delivery,
     pub resource: Option<Value>,
+    pub included: Vec<Included>,
 }
 
 /// What the SubscriptionStatus says besides the events.
@@ -76,11 +81,15 @@ pub fn status_parameters(
         ];
         if let (Some(focus), false) = (&d.focus, content == Content::Empty) {
             part.push(json!({"name": "focus", "valueReference": {"reference": focus_url(base, focus)}}));
+            for i in &event.included {
+                part.push(json!({"name": "additional-context",
+                    "valueReference": {"reference": format!("{base}/{}/{}", i.resource_type, i.id)}}));
+            }
         }
         parameter.push(json!({"name": "notification-event", "part": part}));
     }
     if let Some(error) = line.error {
-        parameter.push(json!({"name": "error", "valueCodeableConcept": {"text": error}}));
+        parameter.push(json!({"name": "error", "valueCodeableConcept": error_concept(error)}));
     }
     json!({
         "resourceType": "Parameters",
@@ -88,6 +97,18 @@ pub fn status_parameters(
         "meta": {"profile": [STATUS_PROFILE]},
         "parameter": parameter,
     })
+}
+
+/// What went wrong, as the IG's error notification says it: a
+/// `subscription-error` code where the failure has one, and the text.
+fn error_concept(error: &str) -> Value {
+    match super::rest_hook::error_code(error) {
+        Some((code, display)) => json!({
+            "coding": [{"system": SUBSCRIPTION_ERROR, "code": code, "display": display}],
+            "text": error,
+        }),
+        None => json!({"text": error}),
+    }
 }
 
 /// The notification Bundle of a topic-based subscription.
@@ -105,6 +126,7 @@ pub fn bundle(sub: &Subscription, content: Content, line: &StatusLine<'_>, event
             if let Some(focus) = &event.delivery.focus {
                 entries.push(focus_entry(base, focus, event.resource.as_ref(), content));
             }
+            entries.extend(event.included.iter().map(|i| included_entry(base, i, content)));
         }
     }
     json!({
@@ -138,11 +160,27 @@ fn focus_entry(base: &str, focus: &Focus, resource: Option<&Value>, content: Con
     entry
 }
 
-/// The request that delivers `delivery` of `sub`.
+/// The entry of a resource the shape brought along, as a read of it.
+fn included_entry(base: &str, included: &Included, content: Content) -> Value {
+    let mut entry = json!({"fullUrl": format!("{base}/{}/{}", included.resource_type, included.id)});
+    if content == Content::FullResource {
+        entry["resource"] = included.resource.clone();
+    }
+    entry["request"] = json!({"method": "GET", "url": format!("{}/{}", included.resource_type, included.id)});
+    entry["response"] = json!({"status": "200"});
+    entry
+}
+
+/// The request that delivers `delivery` of `sub`. Messages carry a
+/// notification Bundle whatever the kind of subscription (see
+/// [`super::message`]).
 pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, event: Option<Event<'_>>, now: i64) -> Outgoing {
-    if sub.is_topic_based() {
+    if sub.is_topic_based() || sub.channel == "message" {
         let events: Vec<Event<'_>> = event.into_iter().collect();
         let body = bundle(sub, sub.content, line, &events, now);
+        if sub.channel == "message" {
+            return super::message::outgoing(sub, line.base, line.kind, body, now);
+        }
         return Outgoing {
             method: reqwest::Method::POST,
             url: sub.endpoint.clone(),
@@ -182,7 +220,7 @@ pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, event: Option<Event<'
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::subscriptions::spec::{Kind, Status};
 
@@ -245,6 +283,7 @@ mod tests {
             &[Event {
                 delivery: &d,
                 resource: Some(resource),
+                included: Vec::new(),
             }],
             0,
         );
@@ -282,6 +321,7 @@ mod tests {
             Some(Event {
                 delivery: &d,
                 resource: Some(json!({"id": "e1"})),
+                included: Vec::new(),
             }),
             0,
         );
@@ -298,6 +338,7 @@ mod tests {
             Some(Event {
                 delivery: &d,
                 resource: None,
+                included: Vec::new(),
             }),
             0,
         );
@@ -309,6 +350,7 @@ mod tests {
             Some(Event {
                 delivery: &d,
                 resource: None,
+                included: Vec::new(),
             }),
             0,
         );

@@ -3,7 +3,7 @@
 //!
 //! `$status` answers a `searchset` Bundle of SubscriptionStatus
 //! `Parameters` (type `query-status`) carrying this server's delivery
-//! counters in the extension [`COUNTERS_EXTENSION`]; `$events` replays
+//! counters in the parameter [`COUNTERS_PARAMETER`]; `$events` replays
 //! stored events by number as a notification Bundle (type `query-event`),
 //! built from the delivery rows exactly as they were first sent.
 
@@ -18,8 +18,11 @@ use crate::outcome::IssueType;
 use crate::rest::Context;
 use crate::store::DeliveryCounters;
 
-/// The delivery counters of `$status` (see docs/subscriptions.md).
-pub const COUNTERS_EXTENSION: &str = "https://ipe.dev/fhir/StructureDefinition/subscription-delivery-counters";
+/// The delivery counters of `$status` (see docs/subscriptions.md). A
+/// parameter, not an extension: `Parameters` is a plain `Resource`, which
+/// has no `extension`; the IG slices `parameter` openly, so one more is
+/// still a valid SubscriptionStatus.
+pub const COUNTERS_PARAMETER: &str = "ipe-delivery-counters";
 pub const STATUS_DEFINITION: &str =
     "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status";
 pub const EVENTS_DEFINITION: &str =
@@ -120,7 +123,9 @@ async fn status(ctx: &Context, subs: &[std::sync::Arc<Subscription>]) -> Result<
         };
         let id = uuid::Uuid::new_v4().to_string();
         let mut parameters = notification::status_parameters(sub, sub.content, &line, &[], &id);
-        parameters["extension"] = json!([counters_extension(&counters)]);
+        if let Some(list) = parameters["parameter"].as_array_mut() {
+            list.push(counters_parameter(&counters));
+        }
         entries.push(json!({"fullUrl": format!("urn:uuid:{id}"), "resource": parameters, "search": {"mode": "match"}}));
     }
     Ok(json!({
@@ -143,25 +148,27 @@ async fn stored_status(ctx: &Context, sub: &Subscription) -> Result<String, Fhir
     Ok(status.unwrap_or_else(|| sub.status.code().to_owned()))
 }
 
-fn counters_extension(c: &DeliveryCounters) -> Value {
+/// Counts are 64-bit, which R4 has no integer type for: strings, as the
+/// IG carries `events-since-subscription-start`.
+fn counters_parameter(c: &DeliveryCounters) -> Value {
     let mut parts = vec![
-        json!({"url": "queued", "valueInteger64": c.queued.to_string()}),
-        json!({"url": "delivered", "valueInteger64": c.delivered.to_string()}),
-        json!({"url": "failed", "valueInteger64": c.failed.to_string()}),
-        json!({"url": "consecutive-failures", "valueInteger64": c.consecutive_failures.to_string()}),
-        json!({"url": "latency-mean-ms", "valueDecimal": c.latency_mean_us as f64 / 1000.0}),
-        json!({"url": "latency-max-ms", "valueDecimal": c.latency_max_us as f64 / 1000.0}),
+        json!({"name": "queued", "valueString": c.queued.to_string()}),
+        json!({"name": "delivered", "valueString": c.delivered.to_string()}),
+        json!({"name": "failed", "valueString": c.failed.to_string()}),
+        json!({"name": "consecutive-failures", "valueString": c.consecutive_failures.to_string()}),
+        json!({"name": "latency-mean-ms", "valueDecimal": c.latency_mean_us as f64 / 1000.0}),
+        json!({"name": "latency-max-ms", "valueDecimal": c.latency_max_us as f64 / 1000.0}),
     ];
     if let Some(error) = &c.last_error {
-        parts.push(json!({"url": "last-error", "valueString": error}));
+        parts.push(json!({"name": "last-error", "valueString": error}));
     }
     if let Some(at) = c.last_error_at {
-        parts.push(json!({"url": "last-error-at", "valueInstant": instant(at)}));
+        parts.push(json!({"name": "last-error-at", "valueInstant": instant(at)}));
     }
     if let Some(at) = c.last_delivered_at {
-        parts.push(json!({"url": "last-delivered-at", "valueInstant": instant(at)}));
+        parts.push(json!({"name": "last-delivered-at", "valueInstant": instant(at)}));
     }
-    json!({"url": COUNTERS_EXTENSION, "extension": parts})
+    json!({"name": COUNTERS_PARAMETER, "part": parts})
 }
 
 /// `eventsSinceNumber` (default 1) to `eventsUntilNumber` (default the
@@ -194,7 +201,12 @@ async fn events(ctx: &Context, sub: &Subscription, parameters: &Value) -> Result
                 .and_then(|b| serde_json::from_slice(&b).ok()),
             _ => None,
         };
-        events.push(Event { delivery: d, resource });
+        let included = super::shape::included(ctx, sub, d, content).await?;
+        events.push(Event {
+            delivery: d,
+            resource,
+            included,
+        });
     }
     let base = ctx.subscriptions.base();
     let line = StatusLine {

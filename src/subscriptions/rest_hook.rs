@@ -24,6 +24,12 @@ pub struct Send<'a> {
 /// Sends `out`; `Err` says why it was not acknowledged (for `$status` and
 /// the logs: never the body).
 pub async fn send(client: &reqwest::Client, out: &Outgoing, how: &Send<'_>) -> Result<(), String> {
+    post(client, out, how).await.map(drop)
+}
+
+/// Makes the request of `out`; the answer when it is a 2xx (the message
+/// channel reads it further).
+pub async fn post(client: &reqwest::Client, out: &Outgoing, how: &Send<'_>) -> Result<reqwest::Response, String> {
     let mut request = client.request(out.method.clone(), &out.url).timeout(how.timeout);
     for (name, value) in how.headers {
         request = request.header(name.as_str(), value.as_str());
@@ -38,9 +44,9 @@ pub async fn send(client: &reqwest::Client, out: &Outgoing, how: &Send<'_>) -> R
     let response = request.body(body).send().await.map_err(describe)?;
     let status = response.status();
     if status.is_success() {
-        Ok(())
+        Ok(response)
     } else {
-        Err(format!("the endpoint answered {status}"))
+        Err(format!("{ANSWERED} {status}"))
     }
 }
 
@@ -55,19 +61,69 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// What a failed send says (kept in `$status` and the subscription's
+/// `error`); [`error_code`] reads the kind back from it.
+const NO_ANSWER: &str = "the endpoint did not answer in time";
+const NO_CONNECTION: &str = "cannot connect to the endpoint";
+const NO_HOST: &str = "cannot resolve the endpoint's host";
+pub(super) const ANSWERED: &str = "the endpoint answered";
+
 fn describe(e: reqwest::Error) -> String {
     if e.is_timeout() {
-        "the endpoint did not answer in time".to_owned()
+        NO_ANSWER.to_owned()
+    } else if e.is_connect() && is_dns(&e) {
+        NO_HOST.to_owned()
     } else if e.is_connect() {
-        "cannot connect to the endpoint".to_owned()
+        NO_CONNECTION.to_owned()
     } else {
         format!("sending failed: {e}")
+    }
+}
+
+/// Whether the connection failed at name resolution (hyper's connector
+/// reports it as a "dns error" somewhere in the error's causes).
+fn is_dns(e: &reqwest::Error) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.to_string() == "dns error" {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// The `http://terminology.hl7.org/CodeSystem/subscription-error` code
+/// (with its display) of a failure this module (or the message channel,
+/// which sends through it) described; `None` for other channels' failures.
+pub fn error_code(error: &str) -> Option<(&'static str, &'static str)> {
+    if error.starts_with(NO_HOST) {
+        Some(("dns-resolution-error", "DNS resolution error"))
+    } else if error.starts_with(NO_ANSWER) || error.starts_with(NO_CONNECTION) {
+        Some(("no-response", "No response"))
+    } else if error.starts_with(ANSWERED) {
+        Some(("error-response", "Error response"))
+    } else {
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_kind_of_failure_has_its_subscription_error_code() {
+        let code = |text: &str| error_code(text).map(|(code, _)| code);
+        assert_eq!(code(NO_ANSWER), Some("no-response"));
+        assert_eq!(code(NO_CONNECTION), Some("no-response"));
+        assert_eq!(code(NO_HOST), Some("dns-resolution-error"));
+        assert_eq!(
+            code(&format!("{ANSWERED} 500 Internal Server Error")),
+            Some("error-response")
+        );
+        assert_eq!(code("the SMTP server refused the message"), None);
+    }
 
     #[test]
     fn signature_is_the_rfc_4231_hmac_sha256() {

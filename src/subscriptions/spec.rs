@@ -18,10 +18,13 @@ pub const BACKPORT: &str = "http://hl7.org/fhir/uv/subscriptions-backport/Struct
 /// The channel extension naming a per-subscription HMAC secret (see docs/subscriptions.md).
 pub const HMAC_SECRET_EXTENSION: &str = "https://ipe.dev/fhir/StructureDefinition/subscription-hmac-secret";
 
-/// The channel types this server delivers over.
-pub const CHANNELS: &[&str] = &["rest-hook", "websocket", "email"];
-/// The R4 channel types not delivered (refused at create).
-pub const NOT_BUILT: &[&str] = &["message"];
+/// The channel types this server delivers over (all of R4's).
+pub const CHANNELS: &[&str] = &["rest-hook", "websocket", "email", "message"];
+/// What a Subscription may ask that this server refuses at create.
+pub const NOT_SUPPORTED: &[&str] = &[
+    "payloads other than application/fhir+json (or application/json)",
+    "custom channel types (backport-channel-type)",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

@@ -13,6 +13,7 @@
 use serde_json::{json, Map, Value};
 
 use super::matcher::{self, Candidate};
+use super::shape::Shape;
 use crate::fhirpath::{Env, Expression};
 use crate::index::{IndexEntry, Registry};
 use crate::model::ResourceType;
@@ -33,6 +34,8 @@ pub struct Topic {
     pub triggers: Vec<Trigger>,
     /// (resource type or `None` for any, filter parameter code).
     pub can_filter_by: Vec<(Option<String>, String)>,
+    /// What notifications bring along with a focus, by its type.
+    pub shapes: Vec<Shape>,
     /// The `Basic` it was read from, when stored on the server.
     pub basic_id: Option<String>,
 }
@@ -131,7 +134,7 @@ fn add(obj: &mut Map<String, Value>, name: &str, value: Value) {
 }
 
 /// A single value or an array, as a list.
-fn list(v: &Value) -> Vec<&Value> {
+pub(crate) fn list(v: &Value) -> Vec<&Value> {
     match v {
         Value::Array(items) => items.iter().collect(),
         Value::Null => Vec::new(),
@@ -172,12 +175,21 @@ impl Topic {
                 Some((rtype, param.to_owned()))
             })
             .collect();
+        let mut shapes = Vec::new();
+        for (i, shape) in list(&topic["notificationShape"]).into_iter().enumerate() {
+            shapes.push(Shape::read(
+                shape,
+                registry,
+                &format!("SubscriptionTopic.notificationShape[{i}]"),
+            )?);
+        }
         Ok(Topic {
             url: url.to_owned(),
             title: topic["title"].as_str().map(str::to_owned),
             status: topic["status"].as_str().unwrap_or("active").to_owned(),
             triggers,
             can_filter_by,
+            shapes,
             basic_id,
         })
     }

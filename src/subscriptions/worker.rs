@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::notification::{self, Event, StatusLine};
 use super::rest_hook::{self, Send};
 use super::spec::{Status, Subscription};
-use super::{email, websocket};
+use super::{email, message, websocket};
 use crate::error::FhirError;
 use crate::rest::Context;
 use crate::store::{Attempt, Delivery, DeliveryCounters, DeliveryKind};
@@ -168,13 +168,16 @@ async fn send(
             ctx.subscriptions.sockets.send(&sub.id, &frame).await
         }
         "email" => email::send(settings, sub, d, out, timeout).await,
-        _ => {
+        channel => {
             let how = Send {
                 headers: &sub.headers,
                 secret: sub.hmac_secret.as_deref().or(settings.hmac_secret.as_deref()),
                 timeout,
             };
-            rest_hook::send(client, &out, &how).await
+            match channel {
+                "message" => message::send(client, &out, &how).await,
+                _ => rest_hook::send(client, &out, &how).await,
+            }
         }
     }
 }
@@ -217,14 +220,32 @@ async fn build(ctx: &Context, sub: &Subscription, base: &str, d: &Delivery) -> R
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok()),
         _ => None,
     };
+    // In error, every notification says what went wrong (the IG's error
+    // notification); a read only then.
+    let last_error = match sub.status {
+        Status::Error => ctx
+            .store
+            .delivery_counters(&sub.id)
+            .await
+            .map_err(|e| format!("cannot read counters: {e}"))?
+            .and_then(|c| c.last_error),
+        _ => None,
+    };
     let line = StatusLine {
         base,
         status: sub.status.code(),
         kind: d.kind.code(),
         events_since_start,
-        error: None,
+        error: last_error.as_deref(),
     };
-    let event = (d.kind == DeliveryKind::Event).then_some(Event { delivery: d, resource });
+    let included = super::shape::included(ctx, sub, d, sub.content)
+        .await
+        .map_err(|e| format!("cannot read the included resources: {e}"))?;
+    let event = (d.kind == DeliveryKind::Event).then_some(Event {
+        delivery: d,
+        resource,
+        included,
+    });
     Ok(notification::outgoing(sub, &line, event, ctx.clock.now_micros()))
 }
 

@@ -199,6 +199,10 @@ pub fn check(svc: &TerminologyService, bound: BoundValue) -> Checked {
         codings: Vec::new(),
         bound,
     };
+    if is_simple_format(&checked.bound) {
+        checked.outcome = Outcome::Valid;
+        return checked;
+    }
     let codings = checked.bound.codings();
     if codings.is_empty() {
         return checked;
@@ -237,6 +241,16 @@ pub fn check(svc: &TerminologyService, bound: BoundValue) -> Checked {
         .unwrap_or(Outcome::NoCode);
     checked.codings = results;
     checked
+}
+
+/// R4 binds `CapabilityStatement.format` to MIME types, but its
+/// definition also allows `xml`, `json` and `ttl`, the spec's own
+/// encodings ("Otherwise, mime types are legal here"); servers announce
+/// themselves with them, so they are valid there (as for the Java
+/// validator).
+fn is_simple_format(bound: &BoundValue) -> bool {
+    let at_format = bound.element_id == "CapabilityStatement.format";
+    at_format && matches!(&bound.value, CodedValue::Code(c) if matches!(c.as_str(), "xml" | "json" | "ttl"))
 }
 
 /// The expansion of a binding's value set, and the canonical used. The base

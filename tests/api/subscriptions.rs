@@ -72,6 +72,7 @@ struct Receiver {
     url: String,
     log: Arc<Mutex<Vec<Received>>>,
     fail_first: Arc<AtomicUsize>,
+    answer: Arc<Mutex<Option<String>>>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -79,6 +80,8 @@ struct Receiver {
 struct ReceiverState {
     log: Arc<Mutex<Vec<Received>>>,
     fail_first: Arc<AtomicUsize>,
+    /// The body of the next 200 answer (taken once), else none.
+    answer: Arc<Mutex<Option<String>>>,
 }
 
 async fn record(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverState>) -> HttpResponse {
@@ -100,9 +103,11 @@ async fn record(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverSta
         answered,
     });
     if failing {
-        HttpResponse::InternalServerError().finish()
-    } else {
-        HttpResponse::Ok().finish()
+        return HttpResponse::InternalServerError().finish();
+    }
+    match state.answer.lock().expect("answer").take() {
+        Some(body) => HttpResponse::Ok().content_type("application/fhir+json").body(body),
+        None => HttpResponse::Ok().finish(),
     }
 }
 
@@ -111,6 +116,7 @@ impl Receiver {
         let state = ReceiverState {
             log: Arc::new(Mutex::new(Vec::new())),
             fail_first: Arc::new(AtomicUsize::new(fail_first)),
+            answer: Arc::new(Mutex::new(None)),
         };
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(record)))
@@ -125,6 +131,7 @@ impl Receiver {
             url: format!("http://127.0.0.1:{port}/hook"),
             log: state.log,
             fail_first: state.fail_first,
+            answer: state.answer,
             handle,
         }
     }
@@ -174,8 +181,25 @@ impl Server {
 
     /// With `smtp` as the SMTP server of email subscriptions.
     async fn start_with_smtp(database_url: &str, smtp: Option<String>) -> Server {
-        let o = Overrides {
-            subscription_smtp_url: smtp,
+        Server::start_with(database_url, |o| o.subscription_smtp_url = smtp).await
+    }
+
+    /// With the Subscriptions backport IG package loaded, so `$validate`
+    /// checks against its profiles.
+    async fn start_with_backport(database_url: &str) -> Server {
+        let package = test_data().join("packages/hl7.fhir.uv.subscriptions-backport-1.1.0-sushi.tgz");
+        let cache = std::env::temp_dir().join(format!("ipe-backport-cache-{}", uuid::Uuid::new_v4().simple()));
+        Server::start_with(database_url, |o| {
+            o.packages = vec![package.display().to_string()];
+            o.package_cache = Some(cache);
+            o.package_registry = Some("none".into());
+        })
+        .await
+    }
+
+    /// With the test settings, then `tweak`.
+    async fn start_with(database_url: &str, tweak: impl FnOnce(&mut Overrides)) -> Server {
+        let mut o = Overrides {
             host: Some("127.0.0.1".into()),
             port: Some(0),
             database_url: Some(database_url.to_owned()),
@@ -189,6 +213,7 @@ impl Server {
             subscription_hmac_secret: Some("shared-secret".into()),
             ..Default::default()
         };
+        tweak(&mut o);
         let config = Config::load(&o).expect("config");
         let app = Application::build(&config).await.expect("build app");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -466,19 +491,6 @@ async fn a_topic_fires_on_the_transition_its_previous_and_current_criteria_descr
 
 async fn the_notifications_match_the_backport_package_examples(backend: Backend) {
     // The package's own R4 examples have the layout the inferno fixtures have.
-    let package = test_data().join("packages/hl7.fhir.uv.subscriptions-backport-1.1.0-sushi.tgz");
-    let file = std::fs::File::open(&package).expect("backport package");
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut examples = std::collections::HashMap::new();
-    for entry in archive.entries().expect("tar") {
-        let mut entry = entry.expect("entry");
-        let path = entry.path().expect("path").to_string_lossy().into_owned();
-        if path.contains("example/Bundle-r4-notification-") {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut entry, &mut text).expect("read");
-            examples.insert(path.rsplit('/').next().unwrap_or_default().to_owned(), text);
-        }
-    }
     for (example, ours) in [
         ("Bundle-r4-notification-handshake.json", "handshake_bundle_example.json"),
         (
@@ -491,8 +503,7 @@ async fn the_notifications_match_the_backport_package_examples(backend: Backend)
         ),
         ("Bundle-r4-notification-heartbeat.json", "heartbeat_bundle_example.json"),
     ] {
-        let parsed: Value = serde_json::from_str(&examples[example]).expect("example JSON");
-        let (mut theirs, mut fixture) = (shape(&parsed), shape(&fixture(ours)));
+        let (mut theirs, mut fixture) = (shape(&package_example(example)), shape(&fixture(ours)));
         if example.contains("id-only") {
             // The package's id-only example has the status entry only; the
             // Inferno fixture (and Ipê) add the focus entry (fullUrl,
@@ -520,6 +531,474 @@ async fn the_notifications_match_the_backport_package_examples(backend: Backend)
     let got = r.wait_delivered(2).await;
     assert_eq!(got[1].kind(), "heartbeat");
     assert_same_shape(&got[1].json(), "heartbeat_bundle_example.json");
+    server.stop().await;
+}
+
+/// The errors Ipê's validator finds in `resource` (`$validate`; with the
+/// backport package loaded, a resource's `meta.profile` brings in the IG's
+/// profiles), as `expression: diagnostics`.
+async fn validation_errors(app: &TestApp, resource: &Value) -> Vec<String> {
+    let rtype = resource["resourceType"].as_str().unwrap_or_default();
+    let r = app.post(&format!("{rtype}/$validate"), resource).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["issue"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| matches!(i["severity"].as_str(), Some("error" | "fatal")))
+        .map(|i| {
+            format!(
+                "{}: {}",
+                i["expression"][0].as_str().unwrap_or(""),
+                i["diagnostics"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// Asserts that Ipê's validator finds no error in `resource`.
+async fn assert_conformant(app: &TestApp, resource: &Value, what: &str) {
+    let errors = validation_errors(app, resource).await;
+    assert!(errors.is_empty(), "{what}: {errors:#?}\n{resource:#}");
+}
+
+/// Must-show 2: the Backport IG's conformance fixtures are accepted by
+/// Ipê's own profile validator, the non-conformant one is rejected for
+/// what it lacks, and every kind of notification Bundle Ipê sends (and the
+/// `$status` / `$events` answers) is valid against the IG's R4 profiles.
+async fn notification_bundles_are_valid_against_the_backport_ig_profiles(backend: Backend) {
+    let server = Server::start_with_backport(&fresh_database(backend).await).await;
+    let app = &server.app;
+    let mut names: Vec<String> = std::fs::read_dir(test_data().join("subscriptions"))
+        .expect("fixtures")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 9, "{names:?}");
+    for name in &names {
+        let errors = validation_errors(app, &fixture(name)).await;
+        if name == "empty_notification_bundle_non_conformant_example.json" {
+            // Its status entry has no request / response, which a history
+            // Bundle's entries must have (R4 Bundle invariants bdl-3, bdl-4).
+            let invariants: Vec<String> = errors
+                .iter()
+                .map(|e| e.splitn(3, ": ").take(2).collect::<Vec<_>>().join(": "))
+                .collect();
+            assert_eq!(invariants, ["Bundle: bdl-3", "Bundle: bdl-4"], "{errors:#?}");
+        } else {
+            assert!(errors.is_empty(), "{name}: {errors:#?}");
+        }
+    }
+
+    app.create(&encounter_topic()).await;
+    let mut receivers = Vec::new();
+    for content in ["empty", "id-only", "full-resource"] {
+        let r = Receiver::start(0).await;
+        let id = app.create(&topic_subscription(&r.url, content, None)).await;
+        receivers.push((r, id));
+    }
+    let beating = Receiver::start(0).await;
+    let mut sub = topic_subscription(&beating.url, "id-only", None);
+    sub["channel"]["extension"] =
+        json!([{"url": format!("{BACKPORT}backport-heartbeat-period"), "valueUnsignedInt": 1}]);
+    app.create(&sub).await;
+    for (_, id) in &receivers {
+        wait_status(app, id, "active").await;
+    }
+    let enc = app.create(&encounter("p1", "planned")).await;
+    let mut finished = encounter("p1", "finished");
+    finished["id"] = json!(enc);
+    assert_eq!(app.put(&format!("Encounter/{enc}"), &finished).await.status, 200);
+    assert_eq!(app.delete(&format!("Encounter/{enc}")).await.status, 204);
+    let mut sent: Vec<Received> = Vec::new();
+    for (r, _) in &receivers {
+        sent.extend(r.wait_delivered(4).await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !beating.delivered().iter().any(|r| r.kind() == "heartbeat") {
+        assert!(Instant::now() < deadline, "no heartbeat");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sent.extend(beating.delivered());
+    let mut kinds = std::collections::BTreeSet::new();
+    for got in &sent {
+        kinds.insert(got.kind());
+        assert_conformant(app, &got.json(), &format!("a {} Bundle", got.kind())).await;
+    }
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["event-notification", "handshake", "heartbeat"]
+    );
+    let (_, id) = &receivers[2];
+    let status = app.get(&format!("Subscription/{id}/$status")).await.json();
+    assert_conformant(app, &status["entry"][0]["resource"], "the $status Parameters").await;
+    let events = app.get(&format!("Subscription/{id}/$events")).await.json();
+    // The status, then the create, the update and the delete.
+    assert_eq!(events["entry"].as_array().map(Vec::len), Some(4), "{events:#}");
+    assert_conformant(app, &events, "the $events Bundle").await;
+
+    // The profiles are really applied: a status without its `type` is not
+    // a SubscriptionStatus of the IG.
+    let mut broken = sent[0].json();
+    broken["entry"][0]["resource"]["parameter"]
+        .as_array_mut()
+        .expect("parameters")
+        .retain(|p| p["name"] != "type");
+    let errors = validation_errors(app, &broken).await;
+    assert!(
+        errors.iter().any(|e| e.contains("slice 'type' requires at least 1")),
+        "{errors:#?}"
+    );
+    server.stop().await;
+}
+
+/// The notification Bundle a FHIR message carries: the resource its
+/// MessageHeader (first entry) focuses on.
+fn carried_notification(message: &Value) -> Value {
+    let focus = &message["entry"][0]["resource"]["focus"][0]["reference"];
+    message["entry"]
+        .as_array()
+        .and_then(|entries| entries.iter().find(|e| &e["fullUrl"] == focus))
+        .map(|e| e["resource"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// The message channel: each notification is a FHIR message (a `message`
+/// Bundle, MessageHeader first, focused on the notification Bundle) POSTed
+/// to the endpoint, signed and retried like a rest-hook; a response message
+/// that is not `ok` is a failed attempt. Messages are valid FHIR.
+async fn message_subscriptions_post_fhir_messages_carrying_the_notification(backend: Backend) {
+    let server = Server::start_with_backport(&fresh_database(backend).await).await;
+    let app = &server.app;
+    app.create(&encounter_topic()).await;
+    let r = Receiver::start(0).await;
+    let mut sub = topic_subscription(&format!("{}/$process-message", r.url), "full-resource", None);
+    sub["channel"]["type"] = json!("message");
+    let id = app.create(&sub).await;
+    wait_status(app, &id, "active").await;
+    // The first event: one 500, then a transient-error response message,
+    // then accepted.
+    r.fail_first.store(1, Ordering::SeqCst);
+    *r.answer.lock().expect("answer") = Some(
+        json!({"resourceType": "Bundle", "type": "message", "entry": [{"resource":
+            {"resourceType": "MessageHeader", "eventUri": "x", "source": {"endpoint": "http://receiver"},
+             "response": {"identifier": "m", "code": "transient-error"}}}]})
+        .to_string(),
+    );
+    let enc = app.create(&encounter("p1", "planned")).await;
+    let got = r.wait_delivered(3).await;
+    assert_eq!(got[0].path, "/hook/$process-message");
+    assert_eq!(got[0].header("content-type"), Some("application/fhir+json"));
+    assert_eq!(got[0].header("authorization"), Some("Bearer test-token"));
+    let signed = ipe::subscriptions::rest_hook::signature("shared-secret", got[2].body.as_bytes());
+    assert_eq!(got[2].header("x-ipe-signature"), Some(signed.as_str()));
+    let kinds: Vec<Value> = r
+        .all()
+        .iter()
+        .map(|m| param(&carried_notification(&m.json())["entry"][0]["resource"], "type")["valueCode"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "handshake",
+            "event-notification",
+            "event-notification",
+            "event-notification"
+        ],
+        "the event was sent again after the 500 and after the transient-error answer"
+    );
+    let message = got[2].json();
+    assert_eq!(message["type"], "message");
+    let header = &message["entry"][0]["resource"];
+    assert_eq!(header["resourceType"], "MessageHeader");
+    assert_eq!(header["eventUri"], TOPIC_URL);
+    assert_eq!(header["source"]["endpoint"], app.base.as_str());
+    let notification = carried_notification(&message);
+    assert_same_shape(&notification, "full_resource_notification_bundle_example.json");
+    assert_eq!(notification["entry"][1]["resource"]["id"], enc.as_str());
+    assert_conformant(app, &message, "a message").await;
+    assert_conformant(app, &got[0].json(), "a handshake message").await;
+
+    // An R4 criteria subscription: the event is the notification type, the
+    // notification has no topic.
+    let plain = Receiver::start(0).await;
+    let r4 = json!({"resourceType": "Subscription", "status": "requested", "reason": "r4",
+        "criteria": "Patient?family=Chalmers",
+        "channel": {"type": "message", "endpoint": plain.url, "payload": "application/fhir+json"}});
+    let r4_id = app.create(&r4).await;
+    wait_status(app, &r4_id, "active").await;
+    let patient = app
+        .create(&json!({"resourceType": "Patient", "name": [{"family": "Chalmers"}]}))
+        .await;
+    let got = plain.wait_delivered(2).await;
+    let header = &got[1].json()["entry"][0]["resource"];
+    assert_eq!(header["eventCoding"]["code"], "event-notification", "{header:#}");
+    let notification = carried_notification(&got[1].json());
+    assert_eq!(param(&notification["entry"][0]["resource"], "topic"), &Value::Null);
+    assert_eq!(notification["entry"][1]["resource"]["id"], patient.as_str());
+    assert_conformant(app, &got[1].json(), "an R4 criteria message").await;
+
+    // Advertised.
+    let cs = app.get("metadata").await.json();
+    let documentation = cs["rest"][0]["resource"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["type"] == "Subscription"))
+        .map(|r| r["documentation"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    assert!(
+        documentation.contains("Channel types delivered: rest-hook, websocket, email, message;"),
+        "{documentation}"
+    );
+    server.stop().await;
+}
+
+/// `encounter_topic` with a notification shape: an Encounter brings its
+/// patient and the Observations made in it.
+fn encounter_topic_with_shape(include: &str) -> Value {
+    let x = |name: &str| format!("http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic.{name}");
+    let mut topic = encounter_topic();
+    topic["extension"].as_array_mut().expect("extensions").push(json!(
+        {"url": x("notificationShape"), "extension": [
+            {"url": "resource", "valueUri": "http://hl7.org/fhir/StructureDefinition/Encounter"},
+            {"url": "include", "valueString": include},
+            {"url": "revInclude", "valueString": "Observation:encounter"}
+        ]}
+    ));
+    topic
+}
+
+/// Topic `notificationShape`: the focus's `_include` / `_revinclude`
+/// resources come along as additional context — entries with the resource
+/// for full-resource, without for id-only, none for empty — found by search.
+async fn a_notification_shape_brings_the_included_resources_along(backend: Backend) {
+    let server = Server::start_with_backport(&fresh_database(backend).await).await;
+    let app = &server.app;
+    let bad = app
+        .post("Basic", &encounter_topic_with_shape("Encounter:nonsense"))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(bad.text.contains("notificationShape[0]"), "{}", bad.text);
+    app.create(&encounter_topic_with_shape("Encounter:patient")).await;
+    let mut receivers = Vec::new();
+    for content in ["empty", "id-only", "full-resource"] {
+        let r = Receiver::start(0).await;
+        let id = app.create(&topic_subscription(&r.url, content, None)).await;
+        wait_status(app, &id, "active").await;
+        receivers.push((content, r));
+    }
+    // One transaction, so the Observation exists when the notification of
+    // the Encounter is built.
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:0f3b1c52-1c2e-4b7a-9a51-6f2f0e0a0001",
+         "resource": {"resourceType": "Patient", "name": [{"family": "Chalmers"}]},
+         "request": {"method": "POST", "url": "Patient"}},
+        {"fullUrl": "urn:uuid:0f3b1c52-1c2e-4b7a-9a51-6f2f0e0a0002",
+         "resource": {"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
+                      "subject": {"reference": "urn:uuid:0f3b1c52-1c2e-4b7a-9a51-6f2f0e0a0001"}},
+         "request": {"method": "POST", "url": "Encounter"}},
+        {"fullUrl": "urn:uuid:0f3b1c52-1c2e-4b7a-9a51-6f2f0e0a0003",
+         "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "pulse"},
+                      "encounter": {"reference": "urn:uuid:0f3b1c52-1c2e-4b7a-9a51-6f2f0e0a0002"}},
+         "request": {"method": "POST", "url": "Observation"}},
+        {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "unrelated"}},
+         "request": {"method": "POST", "url": "Observation"}}
+    ]});
+    let r = app.post("", &bundle).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let created: Vec<String> = r.json()["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["response"]["location"].as_str().unwrap_or_default().to_owned())
+        .map(|l| l.split("/_history").next().unwrap_or_default().to_owned())
+        .collect();
+    let (patient, encounter, observation) = (&created[0], &created[1], &created[2]);
+    // Locations are absolute: the fullUrls of the notification.
+    let url = |location: &str| {
+        assert!(location.starts_with(&app.base), "{location}");
+        location.to_owned()
+    };
+    for (content, r) in &receivers {
+        let got = r.wait_delivered(2).await;
+        let event = got[1].json();
+        assert_conformant(
+            app,
+            &event,
+            &format!("a {content} notification with included resources"),
+        )
+        .await;
+        let entries = event["entry"].as_array().cloned().unwrap_or_default();
+        let context: Vec<Value> = param(&entries[0]["resource"], "notification-event")["part"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == "additional-context")
+            .map(|p| p["valueReference"]["reference"].clone())
+            .collect();
+        if *content == "empty" {
+            assert_eq!(entries.len(), 1, "{event:#}");
+            assert!(context.is_empty(), "{event:#}");
+            continue;
+        }
+        let urls: Vec<&str> = entries[1..].iter().filter_map(|e| e["fullUrl"].as_str()).collect();
+        assert_eq!(urls, [url(encounter), url(patient), url(observation)], "{event:#}");
+        assert_eq!(context, [json!(url(patient)), json!(url(observation))]);
+        for included in &entries[2..] {
+            assert_eq!(included["request"]["method"], "GET");
+            assert_eq!(included["response"]["status"], "200");
+            assert_eq!(
+                included.get("resource").is_some(),
+                *content == "full-resource",
+                "{included:#}"
+            );
+        }
+        if *content == "full-resource" {
+            assert_eq!(entries[2]["resource"]["name"][0]["family"], "Chalmers");
+            assert_eq!(entries[3]["resource"]["code"]["text"], "pulse");
+        }
+    }
+    server.stop().await;
+}
+
+/// The `package/example/` file of the backport package named `name`.
+fn package_example(name: &str) -> Value {
+    let package = test_data().join("packages/hl7.fhir.uv.subscriptions-backport-1.1.0-sushi.tgz");
+    let file = std::fs::File::open(&package).expect("backport package");
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for entry in archive.entries().expect("tar") {
+        let mut entry = entry.expect("entry");
+        if entry.path().expect("path").ends_with(format!("example/{name}")) {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).expect("read");
+            return serde_json::from_str(&text).expect("example JSON");
+        }
+    }
+    panic!("{name} is not in the backport package");
+}
+
+/// A subscription in error says so: `$status` has the shape of the IG's
+/// error notification (status `error`, an `error` CodeableConcept coded
+/// from `subscription-error`), and so does every notification sent while
+/// it is in error, until one is acknowledged and it is active again.
+async fn a_subscription_in_error_says_what_went_wrong_in_status_and_notifications(backend: Backend) {
+    let server = Server::start_with_backport(&fresh_database(backend).await).await;
+    let app = &server.app;
+    app.create(&encounter_topic()).await;
+    let r = Receiver::start(0).await;
+    let id = app.create(&topic_subscription(&r.url, "id-only", None)).await;
+    wait_status(app, &id, "active").await;
+    // Three failures make it `error`; the attempts after those go on.
+    r.fail_first.store(6, Ordering::SeqCst);
+    app.create(&encounter("p1", "planned")).await;
+    wait_status(app, &id, "error").await;
+
+    let status = app.get(&format!("Subscription/{id}/$status")).await.json();
+    let mut ours = json!({"type": "history", "meta": {"profile": [
+        "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4"]},
+        "entry": [{"fullUrl": "urn:uuid:x", "resource": status["entry"][0]["resource"].clone(),
+                   "request": {"method": "GET", "url": "x"}, "response": {"status": "200"}}]});
+    // Ipê's own counters aside, the layout of the IG's example.
+    ours["entry"][0]["resource"]["parameter"]
+        .as_array_mut()
+        .expect("parameters")
+        .retain(|p| p["name"] != "ipe-delivery-counters");
+    assert_eq!(
+        shape(&ours),
+        shape(&package_example("Bundle-r4-notification-error.json"))
+    );
+    let parameters = &status["entry"][0]["resource"];
+    assert_conformant(app, parameters, "the $status of a subscription in error").await;
+    let error = &param(parameters, "error")["valueCodeableConcept"];
+    assert_eq!(
+        error["coding"][0],
+        json!({"system": "http://terminology.hl7.org/CodeSystem/subscription-error",
+               "code": "error-response", "display": "Error response"})
+    );
+    assert!(error["text"].as_str().unwrap_or_default().contains("500"), "{error}");
+
+    // The event, acknowledged at the 7th attempt, went out saying `error`.
+    let got = r.wait_delivered(2).await;
+    let event = got[1].json();
+    assert_eq!(got[1].kind(), "event-notification");
+    let sent_status = &event["entry"][0]["resource"];
+    assert_eq!(param(sent_status, "status")["valueCode"], "error", "{event:#}");
+    assert_eq!(
+        param(sent_status, "error")["valueCodeableConcept"]["coding"][0]["code"],
+        "error-response"
+    );
+    assert_conformant(app, &event, "a notification sent in error").await;
+    let in_error: Vec<Value> = r
+        .all()
+        .iter()
+        .skip(1)
+        .map(|g| param(&g.json()["entry"][0]["resource"], "status")["valueCode"].clone())
+        .collect();
+    assert_eq!(
+        in_error.first(),
+        Some(&json!("active")),
+        "the first attempt: {in_error:?}"
+    );
+
+    // Acknowledged: active again, and nothing more about errors.
+    wait_status(app, &id, "active").await;
+    app.create(&encounter("p1", "planned")).await;
+    let got = r.wait_delivered(3).await;
+    let sent_status = &got[2].json()["entry"][0]["resource"];
+    assert_eq!(param(sent_status, "status")["valueCode"], "active");
+    assert_eq!(param(sent_status, "error"), &Value::Null);
+    server.stop().await;
+}
+
+/// A topic and a Subscription naming it in one transaction: the
+/// Subscription is resolved against the Bundle's topic (listed after it
+/// here, so written after it), is served, and notifies; a Subscription
+/// naming a topic nobody has still fails the whole transaction.
+async fn a_subscription_can_name_a_topic_created_in_the_same_transaction(backend: Backend) {
+    let server = Server::start(&fresh_database(backend).await).await;
+    let app = &server.app;
+    let r = Receiver::start(0).await;
+    let transaction = |topic_url: &str| {
+        let mut topic = encounter_topic();
+        topic["extension"][0]["valueUri"] = json!("http://ipe.test/topics/in-the-same-bundle");
+        let mut sub = topic_subscription(&r.url, "id-only", Some("Encounter?patient=Patient/p1"));
+        sub["criteria"] = json!(topic_url);
+        json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": sub, "request": {"method": "POST", "url": "Subscription"}},
+            {"resource": topic, "request": {"method": "POST", "url": "Basic"}}
+        ]})
+    };
+    let refused = app.post("", &transaction("http://ipe.test/topics/nowhere")).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("is not known"), "{}", refused.text);
+    assert_eq!(app.get("Basic").await.json()["total"], 0, "all or nothing");
+
+    let r2 = app
+        .post("", &transaction("http://ipe.test/topics/in-the-same-bundle"))
+        .await;
+    assert_eq!(r2.status, 200, "{}", r2.text);
+    let location = r2.json()["entry"][0]["response"]["location"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let id = location
+        .split("Subscription/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+        .to_owned();
+    wait_status(app, &id, "active").await;
+    app.create(&encounter("p2", "planned")).await;
+    let enc = app.create(&encounter("p1", "planned")).await;
+    let got = r.wait_delivered(2).await;
+    assert_eq!(got[0].kind(), "handshake");
+    assert_eq!(
+        got[1].json()["entry"][1]["fullUrl"],
+        format!("{}/Encounter/{enc}", app.base),
+        "the filter of the Bundle's topic's canFilterBy applies"
+    );
+    let cs = app.get("metadata").await.json();
+    assert!(cs.to_string().contains("http://ipe.test/topics/in-the-same-bundle"));
     server.stop().await;
 }
 
@@ -594,9 +1073,22 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
             "nonsense",
         ),
         (
-            r4("Observation?code=1", "message"),
-            "Subscription.channel.type",
-            "message",
+            {
+                let mut sub = r4("Observation?code=1", "message");
+                sub["channel"]["endpoint"] = json!("ftp://127.0.0.1/inbox");
+                sub
+            },
+            "Subscription.channel.endpoint",
+            "a message channel needs an http:// or https:// endpoint",
+        ),
+        (
+            {
+                let mut sub = r4("Observation?code=1", "rest-hook");
+                sub["channel"]["payload"] = json!("application/fhir+xml");
+                sub
+            },
+            "Subscription.channel.payload",
+            "application/fhir+xml",
         ),
         (
             r4("Observation?code=1", "email"),
@@ -685,15 +1177,15 @@ async fn failed_deliveries_are_retried_in_order_until_the_receiver_recovers(back
     wait_status(app, &id, "active").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let part = |counters: &Value, name: &str| {
-        counters["extension"]
+        counters["part"]
             .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["url"] == name))
-            .map(|p| p["valueInteger64"].clone())
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .map(|p| p["valueString"].clone())
     };
     let counters = loop {
         // The receiver has answered; the outcome may still be being recorded.
         let status = app.get(&format!("Subscription/{id}/$status")).await.json();
-        let counters = status["entry"][0]["resource"]["extension"][0].clone();
+        let counters = param(&status["entry"][0]["resource"], "ipe-delivery-counters").clone();
         if part(&counters, "delivered") == Some(json!("4")) || Instant::now() > deadline {
             break counters;
         }
@@ -759,6 +1251,11 @@ on_both_backends!(
     topic_subscriptions_notify_create_update_delete_with_each_payload,
     a_topic_fires_on_the_transition_its_previous_and_current_criteria_describe,
     the_notifications_match_the_backport_package_examples,
+    notification_bundles_are_valid_against_the_backport_ig_profiles,
+    message_subscriptions_post_fhir_messages_carrying_the_notification,
+    a_notification_shape_brings_the_included_resources_along,
+    a_subscription_in_error_says_what_went_wrong_in_status_and_notifications,
+    a_subscription_can_name_a_topic_created_in_the_same_transaction,
     r4_criteria_subscriptions_put_matching_resources_to_the_endpoint,
     what_cannot_be_honoured_is_refused_with_422,
     failed_deliveries_are_retried_in_order_until_the_receiver_recovers,

@@ -146,6 +146,31 @@ fn an_item_matching_a_pattern_slice_is_checked_with_the_slice_binding() {
 }
 
 #[test]
+fn capability_statement_format_takes_the_spec_encodings_besides_mime_types() {
+    // R4's CapabilityStatement.format definition: "xml", "json" and "ttl"
+    // are allowed; otherwise MIME types. Elsewhere "json" is no MIME type.
+    let cs = json!({"resourceType": "CapabilityStatement", "format": ["json", "xml", "ttl", "application/fhir+json", "yaml"]});
+    let results = checked(&cs, "http://hl7.org/fhir/StructureDefinition/CapabilityStatement");
+    for valid in 0..4 {
+        assert_eq!(
+            at(&results, &format!("CapabilityStatement.format[{valid}]")).3,
+            Outcome::Valid
+        );
+    }
+    assert!(matches!(
+        at(&results, "CapabilityStatement.format[4]").3,
+        Outcome::Invalid(_)
+    ));
+    let attachment = json!({"resourceType": "DocumentReference", "status": "current",
+        "content": [{"attachment": {"contentType": "json"}}]});
+    let results = checked(&attachment, "http://hl7.org/fhir/StructureDefinition/DocumentReference");
+    assert!(matches!(
+        at(&results, "DocumentReference.content[0].attachment.contentType").3,
+        Outcome::Invalid(_)
+    ));
+}
+
+#[test]
 fn a_value_set_nobody_has_is_reported_as_unknown() {
     let observation = json!({"resourceType": "Observation", "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]}});
