@@ -138,10 +138,11 @@ fn focus_entry(base: &str, focus: &Focus, resource: Option<&Value>, content: Con
     entry
 }
 
-/// The request that delivers `delivery` of `sub`.
-pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, event: Option<Event<'_>>, now: i64) -> Outgoing {
+/// The request that notifies `sub` of `events` (none for a handshake or a
+/// heartbeat). A topic-based subscription gets them all in one Bundle; an
+/// R4 criteria one is sent one event at a time (only the first is used).
+pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, events: Vec<Event<'_>>, now: i64) -> Outgoing {
     if sub.is_topic_based() {
-        let events: Vec<Event<'_>> = event.into_iter().collect();
         let body = bundle(sub, sub.content, line, &events, now);
         return Outgoing {
             method: reqwest::Method::POST,
@@ -154,7 +155,9 @@ pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, event: Option<Event<'
         url: sub.endpoint.clone(),
         body: None,
     };
-    let Some(event) = event else { return ping };
+    let Some(event) = events.into_iter().next() else {
+        return ping;
+    };
     let Some(focus) = &event.delivery.focus else {
         return ping;
     };
@@ -204,6 +207,7 @@ mod tests {
             timeout_secs: None,
             end: None,
             hmac_secret: None,
+            max_count: 1,
         }
     }
 
@@ -279,10 +283,10 @@ mod tests {
         let out = outgoing(
             &sub,
             &line,
-            Some(Event {
+            vec![Event {
                 delivery: &d,
                 resource: Some(json!({"id": "e1"})),
-            }),
+            }],
             0,
         );
         assert_eq!(
@@ -295,10 +299,10 @@ mod tests {
         let out = outgoing(
             &sub,
             &line,
-            Some(Event {
+            vec![Event {
                 delivery: &d,
                 resource: None,
-            }),
+            }],
             0,
         );
         assert_eq!(out.method, reqwest::Method::DELETE);
@@ -306,10 +310,10 @@ mod tests {
         let out = outgoing(
             &sub,
             &line,
-            Some(Event {
+            vec![Event {
                 delivery: &d,
                 resource: None,
-            }),
+            }],
             0,
         );
         assert_eq!((out.method, out.body), (reqwest::Method::POST, None));
