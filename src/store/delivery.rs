@@ -466,8 +466,8 @@ impl Store {
     /// Queues a notification outside the dispatcher (heartbeats).
     pub async fn queue_delivery(&self, d: &NewDelivery<'_>) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        ensure_state(&mut tx, d.sub_id).await?;
-        insert(&mut tx, d, None).await?;
+        ensure_state(&mut tx, &[d.sub_id]).await?;
+        insert(&mut tx, &[(d, &None)]).await?;
         // A heartbeat counts as sent when queued, so the next is a period later
         // even if this one waits behind a retry.
         sqlx::query("UPDATE subscription_state SET last_sent_at = $1 WHERE sub_id = $2")
@@ -484,22 +484,60 @@ impl DispatchTx {
     /// Queues a notification; an event gets the subscription's next event
     /// number, which it returns.
     pub async fn queue(&mut self, d: &NewDelivery<'_>) -> Result<Option<i64>, StoreError> {
-        ensure_state(&mut self.tx, d.sub_id).await?;
-        let number = match d.kind {
-            DeliveryKind::Event => {
-                let row = sqlx::query(
-                    "UPDATE subscription_state SET events_since_start = events_since_start + 1 \
-                     WHERE sub_id = $1 RETURNING events_since_start",
-                )
-                .bind(d.sub_id)
-                .fetch_one(&mut *self.tx)
-                .await?;
-                Some(row.try_get::<i64, _>("events_since_start")?)
+        Ok(self.queue_all(std::slice::from_ref(d)).await?.pop().flatten())
+    }
+
+    /// Queues notifications in a few statements whatever their number (the
+    /// events of one change for every subscription it matches): each event
+    /// gets its subscription's next event number, in the order given.
+    /// Returns the numbers.
+    pub async fn queue_all(&mut self, all: &[NewDelivery<'_>]) -> Result<Vec<Option<i64>>, StoreError> {
+        let mut sub_ids: Vec<&str> = all.iter().map(|d| d.sub_id).collect();
+        sub_ids.sort_unstable();
+        sub_ids.dedup();
+        ensure_state(&mut self.tx, &sub_ids).await?;
+        let mut events = std::collections::BTreeMap::<&str, i64>::new();
+        for d in all.iter().filter(|d| d.kind == DeliveryKind::Event) {
+            *events.entry(d.sub_id).or_default() += 1;
+        }
+        // The number after the last of this call, per subscription.
+        let mut next = std::collections::HashMap::<String, i64>::new();
+        for chunk in events.iter().collect::<Vec<_>>().chunks(CHUNK) {
+            let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", marks(1 + 2 * i, 2))).collect();
+            let sql = format!(
+                "UPDATE subscription_events SET events_since_start = events_since_start + v.column2 \
+                 FROM (VALUES {}) AS v WHERE sub_id = v.column1 RETURNING sub_id, events_since_start",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (sub_id, count) in chunk {
+                query = query.bind(**sub_id).bind(**count);
             }
-            _ => None,
-        };
-        insert(&mut self.tx, d, number).await?;
-        Ok(number)
+            for row in query.fetch_all(&mut *self.tx).await? {
+                let sub_id: String = row.try_get("sub_id")?;
+                let total: i64 = row.try_get("events_since_start")?;
+                let count = events.get(sub_id.as_str()).copied().unwrap_or_default();
+                next.insert(sub_id, total - count + 1);
+            }
+        }
+        let mut numbers = Vec::with_capacity(all.len());
+        for d in all {
+            numbers.push(match d.kind {
+                DeliveryKind::Event => {
+                    let n = next
+                        .get_mut(d.sub_id)
+                        .ok_or_else(|| StoreError::Corrupt(format!("no event counter for {}", d.sub_id)))?;
+                    *n += 1;
+                    Some(*n - 1)
+                }
+                _ => None,
+            });
+        }
+        let rows: Vec<_> = all.iter().zip(&numbers).collect();
+        for chunk in rows.chunks(CHUNK) {
+            insert(&mut self.tx, chunk).await?;
+        }
+        Ok(numbers)
     }
 
     /// Gives up the pending notifications of a subscription that was
@@ -530,35 +568,62 @@ impl DispatchTx {
     }
 }
 
-async fn ensure_state(tx: &mut Transaction<'static, Any>, sub_id: &str) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO subscription_state (sub_id) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(sub_id)
-        .execute(&mut **tx)
-        .await?;
+/// Rows per statement when many are written at once: up to 9 parameters
+/// each, well under SQLite's 32,766.
+const CHUNK: usize = 500;
+
+/// The counter rows of `sub_ids` (the dispatcher's and the worker's).
+async fn ensure_state(tx: &mut Transaction<'static, Any>, sub_ids: &[&str]) -> Result<(), StoreError> {
+    for chunk in sub_ids.chunks(CHUNK) {
+        let values: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i})")).collect();
+        for table in ["subscription_state", "subscription_events"] {
+            let sql = format!(
+                "INSERT INTO {table} (sub_id) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for sub_id in chunk {
+                query = query.bind(*sub_id);
+            }
+            query.execute(&mut **tx).await?;
+        }
+    }
     Ok(())
 }
 
+/// Inserts `rows` (each with its event number) in one statement.
 async fn insert(
     tx: &mut Transaction<'static, Any>,
-    d: &NewDelivery<'_>,
-    number: Option<i64>,
+    rows: &[(&NewDelivery<'_>, &Option<i64>)],
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let at = 9 * i + 9;
+            format!("({}, 'pending', ${at})", marks(9 * i + 1, 9))
+        })
+        .collect();
+    let sql = format!(
         "INSERT INTO subscription_deliveries (sub_id, kind, channel, event_number, focus_type, focus_id, \
-         focus_version, op, created_at, state, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $9)",
-    )
-    .bind(d.sub_id)
-    .bind(d.kind.code())
-    .bind(d.channel)
-    .bind(number)
-    .bind(d.focus.map(|f| f.resource_type.clone()))
-    .bind(d.focus.map(|f| f.id.clone()))
-    .bind(d.focus.map(|f| f.version))
-    .bind(d.focus.map(|f| f.op.clone()))
-    .bind(d.at)
-    .execute(&mut **tx)
-    .await?;
+         focus_version, op, created_at, state, next_attempt_at) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for (d, number) in rows {
+        query = query
+            .bind(d.sub_id)
+            .bind(d.kind.code())
+            .bind(d.channel)
+            .bind(**number)
+            .bind(d.focus.map(|f| f.resource_type.clone()))
+            .bind(d.focus.map(|f| f.id.clone()))
+            .bind(d.focus.map(|f| f.version))
+            .bind(d.focus.map(|f| f.op.clone()))
+            .bind(d.at);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -586,10 +651,11 @@ fn tally(delivered: &[Delivered], recorded: &[i64]) -> std::collections::BTreeMa
 
 async fn counters_on(conn: &mut sqlx::AnyConnection, sub_id: &str) -> Result<Option<DeliveryCounters>, StoreError> {
     let row = sqlx::query(
-        "SELECT events_since_start, delivered, failed, consecutive_failures, last_error, last_error_at, \
-         last_delivered_at, latency_total_us, latency_max_us, last_sent_at, \
+        "SELECT COALESCE(ev.events_since_start, 0) AS events_since_start, delivered, failed, \
+         consecutive_failures, last_error, last_error_at, last_delivered_at, latency_total_us, latency_max_us, \
+         last_sent_at, \
          (SELECT count(*) FROM subscription_deliveries d WHERE d.sub_id = s.sub_id AND d.state = 'pending') AS queued \
-         FROM subscription_state s WHERE sub_id = $1",
+         FROM subscription_state s LEFT JOIN subscription_events ev ON ev.sub_id = s.sub_id WHERE s.sub_id = $1",
     )
     .bind(sub_id)
     .fetch_optional(&mut *conn)
