@@ -1,6 +1,9 @@
-//! Subscription delivery rows (migrations `0008_subscriptions.sql` on PostgreSQL, `0007` on SQLite): the
-//! dispatcher's feed cursor, one row per notification, and the counters of
-//! each subscription. The subscription engine (`crate::subscriptions`) is
+//! Subscription delivery rows (migrations `0008_subscriptions.sql` and
+//! `0010_subscription_events.sql` on PostgreSQL, `0007` and `0009` on
+//! SQLite): the dispatcher's feed cursor, one row per notification, the
+//! event counter of each subscription (`subscription_events`, the
+//! dispatcher's) and its delivery counters (`subscription_state`, the
+//! worker's). The subscription engine (`crate::subscriptions`) is
 //! the only user; this file holds its SQL.
 //!
 //! Claiming: a claim starts at the oldest pending row of a subscription
