@@ -169,8 +169,12 @@ async fn send_run(runs: Arc<Runs>, rows: Vec<Delivery>, lease_until: i64) {
         let timeout = sub
             .timeout_secs
             .map_or(ctx.subscriptions.settings.timeout, Duration::from_secs);
+        // The first send always fits in the lease (it outlives the longest
+        // timeout); a later one only while half the lease margin is left.
         let lease_left = lease_until - ctx.clock.now_micros();
-        if *runs.stopped.borrow() || lease_left < micros(timeout + ctx.subscriptions.settings.lease / 2) {
+        let attempted = rest.len() < rows.len();
+        if *runs.stopped.borrow() || (attempted && lease_left < micros(timeout + ctx.subscriptions.settings.lease / 2))
+        {
             break;
         }
         let (pack, after) = rest.split_at(pack_len(&sub, rest));
