@@ -73,7 +73,7 @@ pub async fn run(ctx: Context, base: String, node: String, mut stopped: tokio::s
     while !*stopped.borrow() {
         // Claims are transactions too: wait until a quarter of the slots
         // are free rather than claim for each run that ends.
-        let free = IN_FLIGHT - runs.len();
+        let free = IN_FLIGHT.saturating_sub(runs.len());
         if claim_now && (runs.is_empty() || free >= IN_FLIGHT / 4) {
             claim_now = match claim(&shared, free).await {
                 Ok((claimed, lease_until)) => {
