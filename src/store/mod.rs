@@ -19,7 +19,7 @@ mod sql;
 mod write;
 mod ws_tokens;
 
-pub use delivery::{Attempt, Delivery, DeliveryCounters, DeliveryKind, DispatchTx, Focus, NewDelivery};
+pub use delivery::{Attempt, Delivered, Delivery, DeliveryCounters, DeliveryKind, DispatchTx, Focus, NewDelivery};
 pub use error::StoreError;
 pub use feed::{Change, ChangeOp, FeedCursor};
 pub use history::{HistoryPage, HistoryQuery, HistoryScope};

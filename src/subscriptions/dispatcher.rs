@@ -27,14 +27,18 @@ use crate::store::{Change, ChangeOp, DeliveryKind, DispatchTx, FeedCursor, Focus
 /// The dispatcher's cursor row in `feed_cursors`.
 pub const READER: &str = "subscriptions";
 const BATCH: i64 = 500;
+/// Notifications after which a batch commits with changes left over: in a
+/// burst (every change notifying many subscriptions) the worker starts on
+/// the first ones while the rest are matched, rather than after one
+/// transaction of tens of thousands of rows.
+const QUEUE_LIMIT: usize = 1_000;
 
 pub async fn run(ctx: Context, base: String, mut stopped: tokio::sync::watch::Receiver<bool>) {
     let hub = ctx.subscriptions.clone();
     loop {
         match dispatch_batch(&ctx, &base).await {
-            // A full batch: there is probably more.
-            Ok(n) if n as i64 >= BATCH => continue,
-            Ok(_) => {}
+            Ok(true) => continue,
+            Ok(false) => {}
             Err(error) => tracing::error!(%error, "subscription dispatch failed; retrying"),
         }
         if !super::pause(&hub.feed_changed, hub.settings.poll, &mut stopped).await {
@@ -43,23 +47,26 @@ pub async fn run(ctx: Context, base: String, mut stopped: tokio::sync::watch::Re
     }
 }
 
-/// One batch; returns how many changes it took.
-pub async fn dispatch_batch(ctx: &Context, base: &str) -> Result<usize, FhirError> {
+/// One batch; returns whether there is probably more (it stopped at
+/// [`BATCH`] changes or [`QUEUE_LIMIT`] notifications).
+pub async fn dispatch_batch(ctx: &Context, base: &str) -> Result<bool, FhirError> {
     // Idle polls only read: nothing new after what this node has seen
     // means nothing new after the shared cursor either (it is never ahead
     // of what some node dispatched, and this node follows those).
     if ctx.store.changes_after(ctx.subscriptions.seen(), 1).await?.is_empty() {
-        return Ok(0);
+        return Ok(false);
     }
     let (mut tx, cursor) = ctx.store.begin_dispatch(READER).await?;
     let registry = ctx.registry.current();
     catch_up(ctx, &registry, cursor).await?;
     let changes = ctx.store.changes_after(cursor, BATCH).await?;
-    let Some(last) = changes.last().map(|c| c.cursor) else {
-        return Ok(0);
-    };
+    let mut last = cursor;
+    let mut taken = 0;
     let mut queued = 0;
     for change in &changes {
+        if queued >= QUEUE_LIMIT {
+            break;
+        }
         match change.resource_type.as_str() {
             "Subscription" => match follow_subscription(ctx, &registry, change).await? {
                 Follow::Handshake(channel) => {
@@ -80,13 +87,18 @@ pub async fn dispatch_batch(ctx: &Context, base: &str) -> Result<usize, FhirErro
             _ => {}
         }
         queued += notify(ctx, &registry, &mut tx, change, base).await?;
+        last = change.cursor;
+        taken += 1;
+    }
+    if taken == 0 {
+        return Ok(false);
     }
     tx.finish(last).await?;
     ctx.subscriptions.set_seen(last);
     if queued > 0 {
         ctx.subscriptions.queued.notify_one();
     }
-    Ok(changes.len())
+    Ok(taken as i64 >= BATCH || taken < changes.len())
 }
 
 /// Brings this node's hub up to `cursor`: with several nodes on one
@@ -245,22 +257,20 @@ async fn notify(
         }
         .to_owned(),
     };
-    let mut queued = 0;
-    for (sub, topic) in candidates {
-        if !fires(&sub, topic.as_deref(), change.op, prev.as_ref(), cur.as_ref(), rtype) {
-            continue;
-        }
-        tx.queue(&NewDelivery {
+    let fired: Vec<NewDelivery<'_>> = candidates
+        .iter()
+        .filter(|(sub, topic)| fires(sub, topic.as_deref(), change.op, prev.as_ref(), cur.as_ref(), rtype))
+        .map(|(sub, _)| NewDelivery {
             sub_id: &sub.id,
             kind: DeliveryKind::Event,
             channel: &sub.channel,
             focus: Some(&focus),
             at: change.at,
         })
-        .await?;
-        queued += 1;
-    }
-    Ok(queued)
+        .collect();
+    // One statement each for the counters and the rows, however many fire.
+    tx.queue_all(&fired).await?;
+    Ok(fired.len())
 }
 
 /// A version as the matchers see it.

@@ -14,8 +14,10 @@
 //!   index rows.
 //! - [`dispatcher`]: reads the change feed from its persisted cursor and
 //!   turns each change into delivery rows, in one transaction per batch.
-//! - [`worker`]: claims due delivery rows, sends them, records the outcome,
-//!   retries with backoff and moves subscriptions through their statuses.
+//! - [`worker`]: claims due delivery rows as runs per subscription, sends
+//!   them in order, records the outcome, retries with backoff and moves
+//!   subscriptions through their statuses.
+//! - [`recorder`]: the group commit of acknowledged notifications.
 //! - [`ticker`]: heartbeats and `end`.
 //! - [`notification`]: the notification Bundles; [`rest_hook`],
 //!   [`websocket`], [`email`] and [`message`]: the channels.
@@ -32,6 +34,7 @@ pub mod matcher;
 pub mod message;
 pub mod notification;
 pub mod operations;
+pub mod recorder;
 pub mod rest_hook;
 pub mod shape;
 pub mod spec;

@@ -171,12 +171,13 @@ fn included_entry(base: &str, included: &Included, content: Content) -> Value {
     entry
 }
 
-/// The request that delivers `delivery` of `sub`. Messages carry a
-/// notification Bundle whatever the kind of subscription (see
-/// [`super::message`]).
-pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, event: Option<Event<'_>>, now: i64) -> Outgoing {
+/// The request that notifies `sub` of `events` (none for a handshake or a
+/// heartbeat). A topic-based subscription gets them all in one Bundle; an
+/// R4 criteria one is sent one event at a time (only the first is used).
+/// Messages carry a notification Bundle whatever the kind of subscription
+/// (see [`super::message`]).
+pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, events: Vec<Event<'_>>, now: i64) -> Outgoing {
     if sub.is_topic_based() || sub.channel == "message" {
-        let events: Vec<Event<'_>> = event.into_iter().collect();
         let body = bundle(sub, sub.content, line, &events, now);
         if sub.channel == "message" {
             return super::message::outgoing(sub, line.base, line.kind, body, now);
@@ -192,7 +193,9 @@ pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, event: Option<Event<'
         url: sub.endpoint.clone(),
         body: None,
     };
-    let Some(event) = event else { return ping };
+    let Some(event) = events.into_iter().next() else {
+        return ping;
+    };
     let Some(focus) = &event.delivery.focus else {
         return ping;
     };
@@ -242,6 +245,7 @@ pub(crate) mod tests {
             timeout_secs: None,
             end: None,
             hmac_secret: None,
+            max_count: 1,
         }
     }
 
@@ -318,11 +322,11 @@ pub(crate) mod tests {
         let out = outgoing(
             &sub,
             &line,
-            Some(Event {
+            vec![Event {
                 delivery: &d,
                 resource: Some(json!({"id": "e1"})),
                 included: Vec::new(),
-            }),
+            }],
             0,
         );
         assert_eq!(
@@ -335,11 +339,11 @@ pub(crate) mod tests {
         let out = outgoing(
             &sub,
             &line,
-            Some(Event {
+            vec![Event {
                 delivery: &d,
                 resource: None,
                 included: Vec::new(),
-            }),
+            }],
             0,
         );
         assert_eq!(out.method, reqwest::Method::DELETE);
@@ -347,11 +351,11 @@ pub(crate) mod tests {
         let out = outgoing(
             &sub,
             &line,
-            Some(Event {
+            vec![Event {
                 delivery: &d,
                 resource: None,
                 included: Vec::new(),
-            }),
+            }],
             0,
         );
         assert_eq!((out.method, out.body), (reqwest::Method::POST, None));

@@ -119,6 +119,9 @@ pub struct Subscription {
     /// `end`, µs.
     pub end: Option<i64>,
     pub hmac_secret: Option<String>,
+    /// `backport-max-count`: the most events in one notification Bundle
+    /// (topic-based subscriptions; 1 without the extension).
+    pub max_count: usize,
 }
 
 impl Subscription {
@@ -217,6 +220,7 @@ pub fn read(
     let hmac_secret = find_extension(&channel["extension"], HMAC_SECRET_EXTENSION)
         .and_then(|e| e["valueString"].as_str())
         .map(str::to_owned);
+    let max_count = read_max_count(ext("backport-max-count"), &mut issues);
     let kind = read_kind(resource, registry, topic, &mut issues);
     if !issues.is_empty() {
         return Err(issues);
@@ -236,7 +240,24 @@ pub fn read(
         timeout_secs: unsigned("backport-timeout").filter(|s| *s > 0),
         end,
         hmac_secret,
+        max_count,
     })
+}
+
+/// `backport-max-count` (a positiveInt); 1 without it.
+fn read_max_count(extension: Option<&Value>, issues: &mut Vec<Issue>) -> usize {
+    let Some(extension) = extension else { return 1 };
+    match extension["valuePositiveInt"].as_u64().filter(|n| *n >= 1) {
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => {
+            issues.push(issue(
+                IssueType::Value,
+                "backport-max-count must have a valuePositiveInt of at least 1",
+                "Subscription.channel.extension",
+            ));
+            1
+        }
+    }
 }
 
 /// Why `endpoint` cannot serve the channel, if it cannot. A websocket

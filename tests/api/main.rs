@@ -6,6 +6,7 @@ mod helpers;
 mod bundles;
 mod conditional;
 mod crud;
+mod delivery;
 mod durability;
 mod errors;
 mod examples;

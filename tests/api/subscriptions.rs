@@ -1247,7 +1247,134 @@ async fn pending_notifications_are_delivered_after_a_restart_without_loss(backen
     r.handle.stop(false).await;
 }
 
+/// The event numbers of a notification Bundle, in the order of its
+/// `notification-event` parts, with the focus of each.
+fn events_of(bundle: &Value) -> Vec<(u64, String)> {
+    let status = &bundle["entry"][0]["resource"];
+    let part = |event: &Value, name: &str| -> Value {
+        event["part"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    status["parameter"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["name"] == "notification-event")
+        .map(|event| {
+            let number = part(event, "event-number")["valueString"]
+                .as_str()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let focus = part(event, "focus")["valueReference"]["reference"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            (number, focus)
+        })
+        .collect()
+}
+
+async fn events_due_together_go_in_one_bundle_up_to_max_count(backend: Backend) {
+    let server = Server::start(&fresh_database(backend).await).await;
+    let app = &server.app;
+    app.create(&encounter_topic()).await;
+    let r = Receiver::start(0).await;
+    let mut sub = topic_subscription(&r.url, "id-only", None);
+    sub["channel"]["extension"] = json!([{"url": format!("{BACKPORT}backport-max-count"), "valuePositiveInt": 5}]);
+    let id = app.create(&sub).await;
+    wait_status(app, &id, "active").await;
+    // The receiver is down while 7 events are written, so they are all
+    // due at once when it comes back.
+    r.fail_first.store(usize::MAX, Ordering::SeqCst);
+    let mut encounters = Vec::new();
+    for _ in 0..7 {
+        encounters.push(app.create(&encounter("p1", "planned")).await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let attempts = loop {
+        let status = app.get(&format!("Subscription/{id}/$status")).await.json();
+        let counted = param(&status["entry"][0]["resource"], "events-since-subscription-start")["valueString"].clone();
+        if counted == "7" {
+            break r.all().len();
+        }
+        assert!(Instant::now() < deadline, "the events were not queued: {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // The second failed attempt from now was claimed after all 7 were
+    // queued, and so is every one after it.
+    while r.all().len() < attempts + 2 {
+        assert!(Instant::now() < deadline, "no retries");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    r.fail_first.store(0, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let bundles = loop {
+        let bundles: Vec<Vec<(u64, String)>> = r
+            .delivered()
+            .iter()
+            .filter(|g| g.kind() == "event-notification")
+            .map(|g| events_of(&g.json()))
+            .collect();
+        if bundles.iter().map(Vec::len).sum::<usize>() >= 7 {
+            break bundles;
+        }
+        assert!(Instant::now() < deadline, "not every event arrived: {bundles:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let numbers: Vec<Vec<u64>> = bundles.iter().map(|b| b.iter().map(|e| e.0).collect()).collect();
+    assert_eq!(
+        numbers,
+        vec![vec![1, 2, 3, 4, 5], vec![6, 7]],
+        "at most 5 per Bundle, in order"
+    );
+    let focus: Vec<String> = bundles.iter().flatten().map(|e| e.1.clone()).collect();
+    let expected: Vec<String> = encounters
+        .iter()
+        .map(|e| format!("{}/Encounter/{e}", app.base))
+        .collect();
+    assert_eq!(focus, expected, "each event names its own Encounter");
+    // One focus entry per event, in the same order (id-only: no resource).
+    let first = r
+        .delivered()
+        .into_iter()
+        .find(|g| g.kind() == "event-notification")
+        .map(|g| g.json())
+        .unwrap_or(Value::Null);
+    let entries: Vec<String> = first["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .skip(1)
+        .filter_map(|e| e["fullUrl"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(entries, expected[..5].to_vec());
+    assert_eq!(
+        param(&first["entry"][0]["resource"], "events-since-subscription-start")["valueString"],
+        "5"
+    );
+    // $status counts each event delivered.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = app.get(&format!("Subscription/{id}/$status")).await.json();
+        let delivered = status["entry"][0]["resource"]["extension"][0]["extension"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["url"] == "delivered"))
+            .map(|p| p["valueInteger64"].clone());
+        if delivered == Some(json!("8")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "delivered counter: {delivered:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+    r.handle.stop(false).await;
+}
+
 on_both_backends!(
+    events_due_together_go_in_one_bundle_up_to_max_count,
     topic_subscriptions_notify_create_update_delete_with_each_payload,
     a_topic_fires_on_the_transition_its_previous_and_current_criteria_describe,
     the_notifications_match_the_backport_package_examples,
