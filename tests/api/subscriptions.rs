@@ -1359,10 +1359,11 @@ async fn events_due_together_go_in_one_bundle_up_to_max_count(backend: Backend) 
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status = app.get(&format!("Subscription/{id}/$status")).await.json();
-        let delivered = status["entry"][0]["resource"]["extension"][0]["extension"]
+        let counters = param(&status["entry"][0]["resource"], "ipe-delivery-counters");
+        let delivered = counters["part"]
             .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["url"] == "delivered"))
-            .map(|p| p["valueInteger64"].clone());
+            .and_then(|ps| ps.iter().find(|p| p["name"] == "delivered"))
+            .map(|p| p["valueString"].clone());
         if delivered == Some(json!("8")) {
             break;
         }
