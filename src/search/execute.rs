@@ -52,17 +52,20 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
     // One row more than the page, to know whether there is a page beyond.
     // A search with a chain or `_has` is counted in the same statement: its
     // criteria are costly to evaluate twice. Others count in a second
-    // statement, so their page can stop after `_count + 1` rows; that
-    // statement runs beside the page statement, on another connection, so
-    // the search takes as long as the slower of the two rather than both
-    // (docs/PERFORMANCE.md, "count inside the page statement"). Both see
-    // the same matches: the pin fixes them.
+    // statement, so their page can stop after `_count + 1` rows
+    // (docs/PERFORMANCE.md, "count inside the page statement"). A later
+    // page always needs that count, so it runs beside the page statement,
+    // on another connection: the page takes as long as the slower of the
+    // two rather than both. Both see the same matches: the pin fixes them.
+    // A first page counts only if it did not hold every match (counting
+    // beside it always cost a needless count, and a bad plan for it, when
+    // the page held them all).
     let wants_total = request.total != Some(TotalMode::Omit);
     let linked = request.clauses.iter().any(|c| !c.path.is_empty());
     let statement = plan.page_statement(pin, cursor.as_ref(), count + 1, linked && wants_total);
     let kinds = plan.key_kinds();
     let page = store.search_rows(&statement, &kinds);
-    let (mut rows, separate_count) = if wants_total && !linked {
+    let (mut rows, separate_count) = if wants_total && !linked && cursor.is_some() {
         let count_statement = plan.count_statement(pin);
         let counted = store.search_count(&count_statement);
         let (rows, n) = futures_util::future::try_join(page, counted).await?;
@@ -95,7 +98,8 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
         // Estimate or accurate: a statement counted (exactly).
         _ => match separate_count.or_else(|| rows.first().and_then(|row| row.total)) {
             Some(n) => Some(n),
-            // An empty later page of a linked search carries no count.
+            // A first page with more to come, or an empty later page of a
+            // linked search.
             None => Some(store.search_count(&plan.count_statement(pin)).await?),
         },
     };
