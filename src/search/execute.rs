@@ -5,8 +5,9 @@
 use super::contained;
 use super::include;
 use super::page::Cursor;
-use super::params::TotalMode;
+use super::params::{SearchRequest, TotalMode};
 use super::plan::Plan;
+use super::sql::is_lookup;
 use crate::error::FhirError;
 use crate::model::elements::SummaryMode;
 use crate::store::{FoundRow, Store};
@@ -50,22 +51,11 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
     }
 
     // One row more than the page, to know whether there is a page beyond.
-    // A search with a chain or `_has` is counted in the same statement: its
-    // criteria are costly to evaluate twice. Others count in a second
-    // statement, so their page can stop after `_count + 1` rows
-    // (docs/PERFORMANCE.md, "count inside the page statement"). A later
-    // page always needs that count, so it runs beside the page statement,
-    // on another connection: the page takes as long as the slower of the
-    // two rather than both. Both see the same matches: the pin fixes them.
-    // A first page counts only if it did not hold every match (counting
-    // beside it always cost a needless count, and a bad plan for it, when
-    // the page held them all).
-    let wants_total = request.total != Some(TotalMode::Omit);
-    let linked = request.clauses.iter().any(|c| !c.path.is_empty());
-    let statement = plan.page_statement(pin, cursor.as_ref(), count + 1, linked && wants_total);
     let kinds = plan.key_kinds();
+    let how = counting(request, cursor.is_some());
+    let statement = plan.page_statement(pin, cursor.as_ref(), count + 1, how == Counting::InPage);
     let page = store.search_rows(&statement, &kinds);
-    let (mut rows, separate_count) = if wants_total && !linked && cursor.is_some() {
+    let (mut rows, separate_count) = if how == Counting::Beside {
         let count_statement = plan.count_statement(pin);
         let counted = store.search_count(&count_statement);
         let (rows, n) = futures_util::future::try_join(page, counted).await?;
@@ -113,4 +103,47 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
         previous,
         warnings,
     })
+}
+
+/// Where the total of a page comes from (docs/PERFORMANCE.md, "count inside
+/// the page statement"). Both statements see the same matches: the pin
+/// fixes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counting {
+    /// Not counted, or counted after the page if it did not hold every
+    /// match.
+    After,
+    /// `COUNT(*) OVER ()` in the page statement: for criteria that are
+    /// costly to evaluate twice (a chain or `_has`), or whose page already
+    /// reaches every match (a `:not` inside a lookup: the lookup's rows are
+    /// all read and filtered before the page is sorted).
+    InPage,
+    /// A second statement on another connection, beside the page statement,
+    /// so the page takes as long as the slower of the two: for later pages,
+    /// which always need it, and first pages without a positive lookup,
+    /// whose matches are all of a type but a few (`:not` alone, none), so
+    /// there is a next page to count nearly always. Other first pages count
+    /// after the page only if it did not hold every match: counting beside
+    /// them cost a needless count (and its generic plan took 100 ms for a
+    /// patient + code + date search).
+    Beside,
+}
+
+fn counting(request: &SearchRequest, later_page: bool) -> Counting {
+    if request.total == Some(TotalMode::Omit) {
+        return Counting::After;
+    }
+    let clauses = &request.clauses;
+    let linked = clauses.iter().any(|c| !c.path.is_empty());
+    let host = clauses.iter().any(|c| is_lookup(c, false));
+    let negated_inside = host && clauses.iter().any(|c| is_lookup(c, true));
+    // `_id` bounds the matches as a lookup does.
+    let bounded = host || clauses.iter().any(|c| c.path.is_empty() && c.code == "_id");
+    if linked || negated_inside {
+        Counting::InPage
+    } else if later_page || !bounded {
+        Counting::Beside
+    } else {
+        Counting::After
+    }
 }
