@@ -23,7 +23,7 @@ translated from Ipê's Rust code: a bug there must not be repeated here.
   the matches in order, resources whose sort keys tie sharing a group.
 
 Standard library and fhirpathpy only (pinned in
-scripts/search-oracle-requirements.txt).
+scripts/test-requirements.txt).
 """
 
 from __future__ import annotations

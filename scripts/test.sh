@@ -10,8 +10,8 @@
 #                      repository; a relative path is taken from the repository
 #                      root); exported to the tests as an absolute path.
 #   CARGO_TARGET_DIR   build cache (default: ~/.cache/ipe-target, outside the clone).
-#   IPE_PYTHON         Python of the search oracle (default: a venv made once in
-#                      ~/.cache/ipe-venv from scripts/search-oracle-requirements.txt).
+#   IPE_PYTHON         Python of the search oracle and the test SMTP server (default: a venv made once in
+#                      ~/.cache/ipe-venv from scripts/test-requirements.txt).
 #
 # The tests receive IPE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:<port>/postgres
 # (a superuser on a private cluster); each test creates its own database there.
@@ -60,13 +60,14 @@ for component in rustfmt clippy; do
   fi
 done
 
-# --- Python for the search oracle --------------------------------------------
+# --- Python for the search oracle and the SMTP server -------------------------
 
 # tests/api/search/oracle.rs checks search against scripts/search-oracle.py,
-# which needs fhirpathpy. The venv is made again when the requirements change.
+# which needs fhirpathpy; the email subscription test runs aiosmtpd. The venv
+# is made again when the requirements change.
 if [ -z "${IPE_PYTHON:-}" ]; then
   venv="$HOME/.cache/ipe-venv"
-  requirements="$repo_root/scripts/search-oracle-requirements.txt"
+  requirements="$repo_root/scripts/test-requirements.txt"
   if ! cmp -s "$requirements" "$venv/requirements.txt"; then
     command -v python3 >/dev/null 2>&1 || die "python3 not found on PATH (the search oracle needs it)."
     step "making the search oracle's Python venv ($venv)"

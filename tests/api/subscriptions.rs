@@ -1393,21 +1393,36 @@ on_both_backends!(
     email_subscriptions_send_the_notification_bundles_through_the_smtp_server,
 );
 
-/// One message the SMTP receiver took.
+/// One message the SMTP server took: its envelope and the message as
+/// stored.
 #[derive(Debug, Clone)]
 struct Mail {
     from: String,
-    to: Vec<String>,
+    to: String,
     data: String,
 }
 
 impl Mail {
+    /// Reads a message the Maildir handler stored (LF line ends; the
+    /// envelope in `X-MailFrom` / `X-RcptTo` headers it adds).
+    fn read(text: &str) -> Mail {
+        let data = text.replace("\r\n", "\n");
+        let mut mail = Mail {
+            from: String::new(),
+            to: String::new(),
+            data,
+        };
+        mail.from = mail.header("X-MailFrom").unwrap_or_default();
+        mail.to = mail.header("X-RcptTo").unwrap_or_default();
+        mail
+    }
+
     /// The header `name` of the message.
     fn header(&self, name: &str) -> Option<String> {
-        let (head, _) = self.data.split_once("\r\n\r\n")?;
+        let (head, _) = self.data.split_once("\n\n")?;
         // Long header lines are folded (RFC 5322 2.2.3).
-        let head = head.replace("\r\n ", " ").replace("\r\n\t", " ");
-        head.split("\r\n")
+        let head = head.replace("\n ", " ").replace("\n\t", " ");
+        head.split('\n')
             .find_map(|l| l.split_once(": ").filter(|(n, _)| n.eq_ignore_ascii_case(name)))
             .map(|(_, v)| v.to_owned())
     }
@@ -1415,8 +1430,8 @@ impl Mail {
     /// The JSON of a base64 `application/fhir+json` body.
     fn json(&self) -> Value {
         use base64::Engine;
-        let (_, body) = self.data.split_once("\r\n\r\n").unwrap_or_default();
-        let joined: String = body.split("\r\n").collect();
+        let (_, body) = self.data.split_once("\n\n").unwrap_or_default();
+        let joined: String = body.split('\n').collect();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(joined.trim())
             .unwrap_or_default();
@@ -1424,35 +1439,81 @@ impl Mail {
     }
 }
 
-/// A minimal SMTP server (RFC 5321: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
-/// QUIT; no extensions offered, so the client sends plain SMTP) that keeps
-/// every message it accepts.
-struct SmtpReceiver {
+/// A real SMTP server, aiosmtpd (RFC 5321 with its extensions; from
+/// PyPI, in the venv scripts/test.sh makes, `IPE_PYTHON`), storing every
+/// message it accepts in a Maildir. Stopped (and the Maildir removed) when
+/// dropped.
+struct SmtpServer {
     url: String,
-    mails: Arc<Mutex<Vec<Mail>>>,
+    maildir: std::path::PathBuf,
+    process: std::process::Child,
 }
 
-impl SmtpReceiver {
-    async fn start() -> SmtpReceiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind smtp");
-        let port = listener.local_addr().expect("smtp address").port();
-        let mails = Arc::new(Mutex::new(Vec::new()));
-        let kept = mails.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(smtp_session(stream, kept.clone()));
-            }
-        });
-        SmtpReceiver {
-            url: format!("smtp://127.0.0.1:{port}"),
-            mails,
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+}
+
+impl SmtpServer {
+    async fn start() -> SmtpServer {
+        let python = std::env::var("IPE_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let maildir = std::env::temp_dir().join(format!("ipe-tests/maildir-{}", uuid::Uuid::new_v4()));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let process = std::process::Command::new(&python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {python} -m aiosmtpd ({e}): run scripts/test.sh, or set IPE_PYTHON to a Python with the packages of scripts/test-requirements.txt")
+            });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not listen on port {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        SmtpServer {
+            url: format!("smtp://127.0.0.1:{port}"),
+            maildir,
+            process,
+        }
+    }
+
+    /// The messages delivered so far, in the order they arrived (Maildir
+    /// names start with the delivery's seconds and microseconds).
+    fn mails(&self) -> Vec<Mail> {
+        let arrival = |name: &str| -> (u64, u64) {
+            let (secs, rest) = name.split_once('.').unwrap_or_default();
+            let micros = rest
+                .strip_prefix('M')
+                .and_then(|r| r.split('P').next())
+                .unwrap_or_default();
+            (secs.parse().unwrap_or(0), micros.parse().unwrap_or(0))
+        };
+        let mut files: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(self.maildir.join("new"))
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort_by_key(|(name, _)| arrival(name));
+        files
+            .iter()
+            .map(|(_, path)| Mail::read(&std::fs::read_to_string(path).unwrap_or_default()))
+            .collect()
     }
 
     async fn wait_mails(&self, n: usize) -> Vec<Mail> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let got = self.mails.lock().expect("mails").clone();
+            let got = self.mails();
             if got.len() >= n {
                 return got;
             }
@@ -1462,64 +1523,8 @@ impl SmtpReceiver {
     }
 }
 
-async fn smtp_session(stream: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    let reply = |text: &str| format!("{text}\r\n");
-    let mut out = reply("220 test ESMTP");
-    let mut from = String::new();
-    let mut to = Vec::new();
-    loop {
-        if write.write_all(out.as_bytes()).await.is_err() {
-            return;
-        }
-        let Ok(Some(line)) = lines.next_line().await else {
-            return;
-        };
-        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
-        out = match verb.as_str() {
-            "EHLO" | "HELO" => reply("250 test"),
-            "MAIL" => {
-                from = line[10..].trim().to_owned();
-                reply("250 OK")
-            }
-            "RCPT" => {
-                to.push(line[8..].trim().to_owned());
-                reply("250 OK")
-            }
-            "DATA" => {
-                if write.write_all(b"354 end with .\r\n").await.is_err() {
-                    return;
-                }
-                let mut data = Vec::new();
-                loop {
-                    let Ok(Some(l)) = lines.next_line().await else { return };
-                    if l == "." {
-                        break;
-                    }
-                    // A line starting with a dot was sent with one more (dot-stuffing).
-                    data.push(l.strip_prefix('.').map_or_else(|| l.clone(), str::to_owned));
-                }
-                mails.lock().expect("mails").push(Mail {
-                    from: std::mem::take(&mut from),
-                    to: std::mem::take(&mut to),
-                    data: data.join("\r\n"),
-                });
-                reply("250 queued")
-            }
-            "RSET" | "NOOP" => reply("250 OK"),
-            "QUIT" => {
-                let _ = write.write_all(b"221 bye\r\n").await;
-                return;
-            }
-            _ => reply("502 not implemented"),
-        };
-    }
-}
-
 async fn email_subscriptions_send_the_notification_bundles_through_the_smtp_server(backend: Backend) {
-    let smtp = SmtpReceiver::start().await;
+    let smtp = SmtpServer::start().await;
     let server = Server::start_with_smtp(&fresh_database(backend).await, Some(smtp.url.clone())).await;
     let app = &server.app;
     app.create(&encounter_topic()).await;
@@ -1530,8 +1535,8 @@ async fn email_subscriptions_send_the_notification_bundles_through_the_smtp_serv
     wait_status(app, &id, "active").await;
     let enc = app.create(&encounter("p1", "planned")).await;
     let mails = smtp.wait_mails(2).await;
-    assert_eq!(mails[0].to, vec!["<alerts@example.org>"]);
-    assert_eq!(mails[0].from, "<ipe@localhost>");
+    assert_eq!(mails[0].to, "alerts@example.org");
+    assert_eq!(mails[0].from, "ipe@localhost");
     assert_eq!(
         mails[0].header("Subject").as_deref(),
         Some(format!("FHIR handshake for Subscription/{id}").as_str())

@@ -11,7 +11,7 @@
 //! set of `search.mode = include` entries.
 //!
 //! The oracle needs a Python with fhirpathpy: `IPE_PYTHON` (scripts/test.sh
-//! makes a venv from `scripts/search-oracle-requirements.txt` and sets it),
+//! makes a venv from `scripts/test-requirements.txt` and sets it),
 //! else `python3`. Without fhirpathpy the test fails; it never passes by not
 //! running.
 
@@ -73,7 +73,7 @@ fn oracle_python() -> String {
         Ok(out) => panic!(
             "the search oracle needs fhirpathpy, and `{python}` cannot import it:\n{}\n\
              Run scripts/test.sh (it makes ~/.cache/ipe-venv and sets IPE_PYTHON), or set IPE_PYTHON \
-             to a Python with the packages of scripts/search-oracle-requirements.txt.",
+             to a Python with the packages of scripts/test-requirements.txt.",
             String::from_utf8_lossy(&out.stderr)
         ),
         Err(e) => panic!("the search oracle needs Python with fhirpathpy; `{python}` does not run: {e}"),
