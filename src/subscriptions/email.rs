@@ -73,8 +73,8 @@ fn message(settings: &Settings, sub: &Subscription, d: &Delivery, out: Outgoing)
         Some(bytes) => {
             let body = Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
                 .map_err(|_| "the notification cannot be encoded")?;
-            let fhir_json = ContentType::parse("application/fhir+json").map_err(|e| e.to_string())?;
-            SinglePart::builder().header(fhir_json).body(body)
+            let fhir = ContentType::parse(out.content_type).map_err(|e| e.to_string())?;
+            SinglePart::builder().header(fhir).body(body)
         }
         None => SinglePart::plain(note(sub, d)),
     };

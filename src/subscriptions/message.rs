@@ -37,6 +37,7 @@ pub fn outgoing(sub: &Subscription, base: &str, kind: &str, notification: Value,
                 .to_string()
                 .into_bytes(),
         ),
+        content_type: super::notification::FHIR_JSON,
     }
 }
 

@@ -34,6 +34,7 @@ pub mod matcher;
 pub mod message;
 pub mod notification;
 pub mod operations;
+pub mod payload;
 pub mod recorder;
 pub mod rest_hook;
 pub mod shape;

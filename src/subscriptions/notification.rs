@@ -32,7 +32,13 @@ pub struct Outgoing {
     pub method: reqwest::Method,
     pub url: String,
     pub body: Option<Vec<u8>>,
+    /// The media type of `body`: FHIR JSON as built, until
+    /// [`super::payload::encode`] turns it into the subscription's payload type.
+    pub content_type: &'static str,
 }
+
+/// The media type notifications are built in.
+pub const FHIR_JSON: &str = "application/fhir+json";
 
 /// One event of a notification, with the focus version's JSON when the
 /// content needs it (and the version is not a delete), and what the
@@ -186,12 +192,14 @@ pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, events: Vec<Event<'_>
             method: reqwest::Method::POST,
             url: sub.endpoint.clone(),
             body: Some(body.to_string().into_bytes()),
+            content_type: FHIR_JSON,
         };
     }
     let ping = Outgoing {
         method: reqwest::Method::POST,
         url: sub.endpoint.clone(),
         body: None,
+        content_type: FHIR_JSON,
     };
     let Some(event) = events.into_iter().next() else {
         return ping;
@@ -213,11 +221,13 @@ pub fn outgoing(sub: &Subscription, line: &StatusLine<'_>, events: Vec<Event<'_>
             method: reqwest::Method::DELETE,
             url,
             body: None,
+            content_type: FHIR_JSON,
         },
         (_, Some(resource)) => Outgoing {
             method: reqwest::Method::PUT,
             url,
             body: Some(resource.to_string().into_bytes()),
+            content_type: FHIR_JSON,
         },
     }
 }

@@ -39,7 +39,7 @@ pub async fn post(client: &reqwest::Client, out: &Outgoing, how: &Send<'_>) -> R
         request = request.header(SIGNATURE_HEADER, signature(secret, &body));
     }
     if out.body.is_some() {
-        request = request.header(reqwest::header::CONTENT_TYPE, "application/fhir+json");
+        request = request.header(reqwest::header::CONTENT_TYPE, out.content_type);
     }
     let response = request.body(body).send().await.map_err(describe)?;
     let status = response.status();

@@ -22,7 +22,7 @@ pub const HMAC_SECRET_EXTENSION: &str = "https://ipe.dev/fhir/StructureDefinitio
 pub const CHANNELS: &[&str] = &["rest-hook", "websocket", "email", "message"];
 /// What a Subscription may ask that this server refuses at create.
 pub const NOT_SUPPORTED: &[&str] = &[
-    "payloads other than application/fhir+json (or application/json)",
+    "payloads other than FHIR JSON or XML (application/fhir+json, application/fhir+xml, application/json, application/xml)",
     "custom channel types (backport-channel-type)",
 ];
 
@@ -191,10 +191,10 @@ pub fn read(
     let headers = read_headers(channel, &mut issues);
     let payload = channel["payload"].as_str().map(str::to_owned);
     if let Some(mime) = &payload {
-        if !matches!(mime.as_str(), "application/fhir+json" | "application/json") {
+        if super::payload::Format::of(mime).is_none() {
             issues.push(issue(
                 IssueType::NotSupported,
-                format!("payload '{mime}' is not supported: notifications are sent as application/fhir+json"),
+                format!("payload '{mime}' is not supported: notifications are sent as FHIR JSON or XML"),
                 "Subscription.channel.payload",
             ));
         }

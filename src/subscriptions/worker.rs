@@ -334,6 +334,7 @@ async fn send(
 ) -> Result<(), String> {
     let settings = &ctx.subscriptions.settings;
     let timeout = sub.timeout_secs.map_or(settings.timeout, Duration::from_secs);
+    let out = super::payload::encode(sub, out)?;
     match sub.channel.as_str() {
         "websocket" => {
             let frame = websocket::frame(sub, d, out.body);

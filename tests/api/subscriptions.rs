@@ -1048,6 +1048,50 @@ async fn r4_criteria_subscriptions_put_matching_resources_to_the_endpoint(backen
     server.stop().await;
 }
 
+/// `channel.payload` application/fhir+xml: the same notifications, in FHIR
+/// XML — a topic subscription's Bundles and an R4 criteria subscription's
+/// resources — and the XML reads back as the JSON it stands for.
+async fn xml_payloads_are_sent_as_fhir_xml(backend: Backend) {
+    let server = Server::start(&fresh_database(backend).await).await;
+    let app = &server.app;
+    app.create(&encounter_topic()).await;
+    let topic_hook = Receiver::start(0).await;
+    let criteria_hook = Receiver::start(0).await;
+    let mut sub = topic_subscription(&topic_hook.url, "full-resource", None);
+    sub["channel"]["payload"] = json!("application/fhir+xml");
+    let topic_sub = app.create(&sub).await;
+    let r4 = json!({"resourceType": "Subscription", "status": "requested", "reason": "r4",
+        "criteria": "Encounter?status=planned", "channel": {"type": "rest-hook",
+        "endpoint": criteria_hook.url, "payload": "application/fhir+xml;fhirVersion=4.0"}});
+    let r4_sub = app.create(&r4).await;
+    wait_status(app, &topic_sub, "active").await;
+    wait_status(app, &r4_sub, "active").await;
+    let enc = app.create(&encounter("p1", "planned")).await;
+    let as_json = |xml: &str| {
+        let json = ipe_xml::xml_to_json(xml.as_bytes()).expect("FHIR XML");
+        serde_json::from_str::<Value>(&json).expect("JSON")
+    };
+    let got = topic_hook.wait_delivered(2).await;
+    for r in &got {
+        assert_eq!(r.header("content-type"), Some("application/fhir+xml"), "{r:?}");
+        assert!(r.body.contains("<Bundle xmlns=\"http://hl7.org/fhir\">"), "{}", r.body);
+    }
+    let event = as_json(&got[1].body);
+    assert_eq!(
+        param(&event["entry"][0]["resource"], "type")["valueCode"],
+        "event-notification"
+    );
+    assert_eq!(event["entry"][1]["resource"]["id"], enc.as_str(), "{event:#}");
+    assert_same_shape(&event, "full_resource_notification_bundle_example.json");
+    let put = &criteria_hook.wait_delivered(2).await[1];
+    assert_eq!(
+        (put.method.as_str(), put.header("content-type")),
+        ("PUT", Some("application/fhir+xml"))
+    );
+    assert_eq!(as_json(&put.body)["id"], enc.as_str());
+    server.stop().await;
+}
+
 async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
     let server = Server::start(&fresh_database(backend).await).await;
     let app = &server.app;
@@ -1084,11 +1128,11 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
         (
             {
                 let mut sub = r4("Observation?code=1", "rest-hook");
-                sub["channel"]["payload"] = json!("application/fhir+xml");
+                sub["channel"]["payload"] = json!("text/csv");
                 sub
             },
             "Subscription.channel.payload",
-            "application/fhir+xml",
+            "text/csv",
         ),
         (
             r4("Observation?code=1", "email"),
@@ -1385,6 +1429,7 @@ on_both_backends!(
     a_subscription_in_error_says_what_went_wrong_in_status_and_notifications,
     a_subscription_can_name_a_topic_created_in_the_same_transaction,
     r4_criteria_subscriptions_put_matching_resources_to_the_endpoint,
+    xml_payloads_are_sent_as_fhir_xml,
     what_cannot_be_honoured_is_refused_with_422,
     failed_deliveries_are_retried_in_order_until_the_receiver_recovers,
     pending_notifications_are_delivered_after_a_restart_without_loss,
