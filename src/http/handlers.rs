@@ -186,17 +186,23 @@ pub async fn update(
         let precondition = if_match(&req)?;
         let resource = resource_body(&req, payload, &state).await?;
         let w = rest::update::update(&state.ctx, rtype, &id, resource, precondition).await?;
-        let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
-        Ok(response::written(
-            &neg,
-            status,
-            &w.version,
-            &w.warnings,
-            &state.base(&req),
-            prefer_return(&req),
-        )
-        .await)
+        Ok(written(&req, &neg, &state, &w).await)
     })
+    .await
+}
+
+/// The answer to an update or a patch: 201 when it created the resource,
+/// 200 otherwise, with what `Prefer: return` asks for.
+async fn written(req: &HttpRequest, neg: &Negotiated, state: &AppState, w: &rest::Written) -> HttpResponse {
+    let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
+    response::written(
+        neg,
+        status,
+        &w.version,
+        &w.warnings,
+        &state.base(req),
+        prefer_return(req),
+    )
     .await
 }
 
@@ -212,16 +218,7 @@ pub async fn update_conditional(
         let precondition = if_match(&req)?;
         let resource = resource_body(&req, payload, &state).await?;
         let w = rest::conditional::update(&state.ctx, criteria, resource, precondition).await?;
-        let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
-        Ok(response::written(
-            &neg,
-            status,
-            &w.version,
-            &w.warnings,
-            &state.base(&req),
-            prefer_return(&req),
-        )
-        .await)
+        Ok(written(&req, &neg, &state, &w).await)
     })
     .await
 }
@@ -238,16 +235,7 @@ pub async fn patch_conditional(
         let precondition = if_match(&req)?;
         let patch = patch_body(&req, payload, &state).await?;
         let w = rest::conditional::patch(&state.ctx, criteria, patch, precondition).await?;
-        let base = state.base(&req);
-        Ok(response::written(
-            &neg,
-            StatusCode::OK,
-            &w.version,
-            &w.warnings,
-            &base,
-            prefer_return(&req),
-        )
-        .await)
+        Ok(written(&req, &neg, &state, &w).await)
     })
     .await
 }
@@ -279,16 +267,7 @@ pub async fn patch(
         let precondition = if_match(&req)?;
         let patch = patch_body(&req, payload, &state).await?;
         let w = rest::patch::patch(&state.ctx, rtype, &id, &patch, precondition).await?;
-        let base = state.base(&req);
-        Ok(response::written(
-            &neg,
-            StatusCode::OK,
-            &w.version,
-            &w.warnings,
-            &base,
-            prefer_return(&req),
-        )
-        .await)
+        Ok(written(&req, &neg, &state, &w).await)
     })
     .await
 }

@@ -1191,6 +1191,15 @@ async fn what_cannot_be_honoured_is_refused_with_422(backend: Backend) {
     server.stop().await;
 }
 
+/// The delivery counter `name` of a `$status` Bundle (a part of Ipê's
+/// `ipe-delivery-counters` parameter).
+fn counter(status: &Value, name: &str) -> Option<Value> {
+    param(&status["entry"][0]["resource"], "ipe-delivery-counters")["part"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .map(|p| p["valueString"].clone())
+}
+
 async fn failed_deliveries_are_retried_in_order_until_the_receiver_recovers(backend: Backend) {
     let server = Server::start(&fresh_database(backend).await).await;
     let app = &server.app;
@@ -1220,22 +1229,15 @@ async fn failed_deliveries_are_retried_in_order_until_the_receiver_recovers(back
     assert_eq!(&attempts[..7], &[Some(1); 7], "{attempts:?}");
     wait_status(app, &id, "active").await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    let part = |counters: &Value, name: &str| {
-        counters["part"]
-            .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
-            .map(|p| p["valueString"].clone())
-    };
-    let counters = loop {
+    let status = loop {
         // The receiver has answered; the outcome may still be being recorded.
         let status = app.get(&format!("Subscription/{id}/$status")).await.json();
-        let counters = param(&status["entry"][0]["resource"], "ipe-delivery-counters").clone();
-        if part(&counters, "delivered") == Some(json!("4")) || Instant::now() > deadline {
-            break counters;
+        if counter(&status, "delivered") == Some(json!("4")) || Instant::now() > deadline {
+            break status;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let part = |name: &str| part(&counters, name);
+    let part = |name: &str| counter(&status, name);
     assert_eq!(part("delivered"), Some(json!("4")));
     assert_eq!(part("queued"), Some(json!("0")));
     assert_eq!(part("failed"), Some(json!("0")), "nothing was given up");
@@ -1403,11 +1405,7 @@ async fn events_due_together_go_in_one_bundle_up_to_max_count(backend: Backend) 
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status = app.get(&format!("Subscription/{id}/$status")).await.json();
-        let counters = param(&status["entry"][0]["resource"], "ipe-delivery-counters");
-        let delivered = counters["part"]
-            .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["name"] == "delivered"))
-            .map(|p| p["valueString"].clone());
+        let delivered = counter(&status, "delivered");
         if delivered == Some(json!("8")) {
             break;
         }
