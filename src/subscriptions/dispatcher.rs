@@ -153,11 +153,10 @@ async fn follow_subscription(ctx: &Context, registry: &Registry, change: &Change
         return Ok(Follow::DropPending("the subscription was deleted"));
     };
     let mut read = super::read_subscription(hub, registry, &resource);
-    let unknown_topic = |c: &str| c.contains("://") && hub.topic(c).is_none();
-    if read.is_err() && resource["criteria"].as_str().is_some_and(unknown_topic) {
+    if read.is_err() {
         // Its topic may come later in the feed: written by the same
         // transaction, after it. It is stored by now.
-        super::load_stored_topics(ctx).await?;
+        super::learn_topic(ctx, resource["criteria"].as_str().unwrap_or_default()).await?;
         read = super::read_subscription(hub, registry, &resource);
     }
     let sub = match read {

@@ -225,13 +225,8 @@ pub async fn admit(ctx: &Context, resource: &mut Value) -> Result<(), FhirError>
                 let (url, _) = crate::packages::registry::split_canonical(url);
                 ctx.transaction_topics.iter().find(|t| t.url == url).cloned()
             };
-            if in_transaction(&criteria).is_none()
-                && ctx.subscriptions.topic(&criteria).is_none()
-                && criteria.contains("://")
-            {
-                // A topic stored moments ago may not have reached the
-                // dispatcher yet: look in the database once.
-                load_stored_topics(ctx).await?;
+            if in_transaction(&criteria).is_none() {
+                learn_topic(ctx, &criteria).await?;
             }
             let topic = |url: &str| in_transaction(url).or_else(|| ctx.subscriptions.topic(url));
             let sub = spec::read(resource, &registry, &topic).map_err(FhirError::Unprocessable)?;
@@ -248,6 +243,17 @@ pub async fn admit(ctx: &Context, resource: &mut Value) -> Result<(), FhirError>
         }
         _ => Ok(()),
     }
+}
+
+/// Makes sure the hub knows the topic `criteria` names, when it names one
+/// (a canonical URL, not an R4 search): a topic stored moments ago, or
+/// written later in the same transaction, may not have reached the hub
+/// from the change feed yet, so the stored topics are read once more.
+pub async fn learn_topic(ctx: &Context, criteria: &str) -> Result<(), FhirError> {
+    if criteria.contains("://") && ctx.subscriptions.topic(criteria).is_none() {
+        load_stored_topics(ctx).await?;
+    }
+    Ok(())
 }
 
 /// The topics stored on the server (`Basic`) into the hub.

@@ -328,17 +328,15 @@ pub(crate) mod tests {
             events_since_start: 1,
             error: None,
         };
-        let mut d = delivery();
-        let out = outgoing(
-            &sub,
-            &line,
+        fn event(delivery: &Delivery, resource: Option<Value>) -> Vec<Event<'_>> {
             vec![Event {
-                delivery: &d,
-                resource: Some(json!({"id": "e1"})),
+                delivery,
+                resource,
                 included: Vec::new(),
-            }],
-            0,
-        );
+            }]
+        }
+        let mut d = delivery();
+        let out = outgoing(&sub, &line, event(&d, Some(json!({"id": "e1"}))), 0);
         assert_eq!(
             (out.method, out.url.as_str()),
             (reqwest::Method::PUT, "http://receiver.test/hook/Encounter/e1")
@@ -346,28 +344,10 @@ pub(crate) mod tests {
         if let Some(f) = d.focus.as_mut() {
             f.op = "delete".into();
         }
-        let out = outgoing(
-            &sub,
-            &line,
-            vec![Event {
-                delivery: &d,
-                resource: None,
-                included: Vec::new(),
-            }],
-            0,
-        );
+        let out = outgoing(&sub, &line, event(&d, None), 0);
         assert_eq!(out.method, reqwest::Method::DELETE);
         sub.payload = None;
-        let out = outgoing(
-            &sub,
-            &line,
-            vec![Event {
-                delivery: &d,
-                resource: None,
-                included: Vec::new(),
-            }],
-            0,
-        );
+        let out = outgoing(&sub, &line, event(&d, None), 0);
         assert_eq!((out.method, out.body), (reqwest::Method::POST, None));
     }
 }

@@ -317,9 +317,7 @@ async fn subscription_of(ctx: &Context, id: &str) -> Result<Option<Arc<Subscript
     else {
         return Ok(None);
     };
-    if hub.topic(resource["criteria"].as_str().unwrap_or_default()).is_none() {
-        super::load_stored_topics(ctx).await?;
-    }
+    super::learn_topic(ctx, resource["criteria"].as_str().unwrap_or_default()).await?;
     let registry = ctx.registry.current();
     Ok(super::read_subscription(hub, &registry, &resource).ok().map(Arc::new))
 }

@@ -261,6 +261,15 @@ pub(crate) fn encounter_topic() -> Value {
     })
 }
 
+/// A receiver and an active subscription to the topic of
+/// [`TOPIC_URL`] with `content` delivering to it (its handshake delivered).
+async fn subscribed(app: &TestApp, content: &str) -> (Receiver, String) {
+    let r = Receiver::start(0).await;
+    let id = app.create(&topic_subscription(&r.url, content, None)).await;
+    wait_status(app, &id, "active").await;
+    (r, id)
+}
+
 pub(crate) fn topic_subscription(endpoint: &str, content: &str, filter: Option<&str>) -> Value {
     let mut sub = json!({
         "resourceType": "Subscription",
@@ -782,9 +791,7 @@ async fn a_notification_shape_brings_the_included_resources_along(backend: Backe
     app.create(&encounter_topic_with_shape("Encounter:patient")).await;
     let mut receivers = Vec::new();
     for content in ["empty", "id-only", "full-resource"] {
-        let r = Receiver::start(0).await;
-        let id = app.create(&topic_subscription(&r.url, content, None)).await;
-        wait_status(app, &id, "active").await;
+        let (r, _) = subscribed(app, content).await;
         receivers.push((content, r));
     }
     // One transaction, so the Observation exists when the notification of
@@ -885,9 +892,7 @@ async fn a_subscription_in_error_says_what_went_wrong_in_status_and_notification
     let server = Server::start_with_backport(&fresh_database(backend).await).await;
     let app = &server.app;
     app.create(&encounter_topic()).await;
-    let r = Receiver::start(0).await;
-    let id = app.create(&topic_subscription(&r.url, "id-only", None)).await;
-    wait_status(app, &id, "active").await;
+    let (r, id) = subscribed(app, "id-only").await;
     // Three failures make it `error`; the attempts after those go on.
     r.fail_first.store(6, Ordering::SeqCst);
     app.create(&encounter("p1", "planned")).await;
@@ -1205,9 +1210,7 @@ async fn failed_deliveries_are_retried_in_order_until_the_receiver_recovers(back
     let app = &server.app;
     app.create(&encounter_topic()).await;
     // Handshake first (delivered), then the receiver fails 6 times.
-    let r = Receiver::start(0).await;
-    let id = app.create(&topic_subscription(&r.url, "id-only", None)).await;
-    wait_status(app, &id, "active").await;
+    let (r, id) = subscribed(app, "id-only").await;
     r.fail_first.store(6, Ordering::SeqCst);
     for _ in 0..3 {
         app.create(&encounter("p1", "planned")).await;
