@@ -140,7 +140,7 @@ impl Criteria {
             now: ctx.clock.now_micros(),
         };
         let plan = Plan::compile(request, &registry, env, &[])?;
-        let statement = plan.page_statement(i64::MAX, None, limit as i64 + 1, false);
+        let statement = plan.page_statement(Some(i64::MAX), None, limit as i64 + 1, false);
         Ok(tx.search_rows(&statement, &plan.key_kinds()).await?)
     }
 

@@ -33,16 +33,15 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
         Some(text) => Some(Cursor::decode(text, &plan.key_kinds())?),
         None => None,
     };
-    // The first page pins the page set; later pages inherit the pin.
-    let pin = match &cursor {
-        Some(cursor) => cursor.pin,
-        None => store.max_rkey().await?,
-    };
     let count = i64::from(request.count);
     if request.summary == Some(SummaryMode::Count) || count == 0 {
         let total = match request.total {
             Some(TotalMode::Omit) if request.summary != Some(SummaryMode::Count) => None,
-            _ => Some(store.search_count(&plan.count_statement(pin)).await?),
+            _ => Some(
+                store
+                    .search_count(&plan.count_statement(cursor.as_ref().map(|c| c.pin)))
+                    .await?,
+            ),
         };
         return Ok(Page {
             total,
@@ -50,9 +49,17 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
         });
     }
 
+    // The first page pins the page set, later pages inherit the pin. The
+    // page statement reads it itself (`None`), unless a count beside it
+    // must see the same matches.
+    let how = counting(request, cursor.is_some());
+    let pin = match &cursor {
+        Some(cursor) => Some(cursor.pin),
+        None if how == Counting::Beside => Some(store.max_rkey().await?),
+        None => None,
+    };
     // One row more than the page, to know whether there is a page beyond.
     let kinds = plan.key_kinds();
-    let how = counting(request, cursor.is_some());
     let statement = plan.page_statement(pin, cursor.as_ref(), count + 1, how == Counting::InPage);
     let page = store.search_rows(&statement, &kinds);
     let (mut rows, separate_count) = if how == Counting::Beside {
@@ -63,6 +70,9 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
     } else {
         (page.await?, None)
     };
+    // Rows of a statement that read the pin carry it; without rows there is
+    // no cursor to write and nothing left to count.
+    let pin = pin.or_else(|| rows.first().and_then(|row| row.pin)).unwrap_or(0);
     let more = rows.len() as i64 > count;
     rows.truncate(request.count as usize);
     contained::take_out(&mut rows)?;
@@ -90,7 +100,7 @@ pub async fn run(store: &Store, plan: &Plan<'_>) -> Result<Page, FhirError> {
             Some(n) => Some(n),
             // A first page with more to come, or an empty later page of a
             // linked search.
-            None => Some(store.search_count(&plan.count_statement(pin)).await?),
+            None => Some(store.search_count(&plan.count_statement(Some(pin))).await?),
         },
     };
 

@@ -95,7 +95,24 @@ fn keys_in(e: &mut Emit<'_>, column: &str, keys: &[i64]) {
     e.push(")");
 }
 
-const FOUND_COLUMNS: &str = "t.rkey, t.rtype, t.id, t.version, t.last_updated, v.body";
+/// The start of an include statement: the distinct resources `t` of the
+/// rows `from` (a resource referred to twice comes once), with their body
+/// read only for those; [`end`] closes it.
+fn start(from: &str) -> Sql {
+    Sql::new(format!(
+        "SELECT i.rkey, i.rtype, i.id, i.version, i.last_updated, \
+         (SELECT v.body FROM resource_versions v WHERE v.rkey = i.rkey AND v.version = i.version) AS body \
+         FROM (SELECT DISTINCT t.rkey, t.rtype, t.id, t.version, t.last_updated FROM {from} WHERE "
+    ))
+}
+
+/// The end of an include statement: at most one resource more than
+/// [`MAX_INCLUDED`], in key order.
+fn end(e: &mut Emit<'_>) {
+    e.push(" ORDER BY t.rkey LIMIT ")
+        .int(MAX_INCLUDED as i64 + 1)
+        .push(") i ORDER BY i.rkey");
+}
 
 /// `_include`: what the references of `from` point at.
 fn forward(plan: &Plan<'_>, include: &Include, from: &[(i64, String)]) -> Option<Sql> {
@@ -108,11 +125,7 @@ fn forward(plan: &Plan<'_>, include: &Include, from: &[(i64, String)]) -> Option
     if keys.is_empty() {
         return None;
     }
-    let mut sql = Sql::new(format!(
-        "SELECT {FOUND_COLUMNS} FROM idx_reference x \
-         JOIN resources t ON t.rtype = x.target_type AND t.id = x.target_id \
-         JOIN resource_versions v ON v.rkey = t.rkey AND v.version = t.version WHERE "
-    ));
+    let mut sql = start("idx_reference x JOIN resources t ON t.rtype = x.target_type AND t.id = x.target_id");
     let mut e = Emit::new(&mut sql, plan.env(), plan.registry());
     keys_in(&mut e, "x.rkey", &keys);
     e.push(" AND NOT t.deleted AND ");
@@ -123,7 +136,7 @@ fn forward(plan: &Plan<'_>, include: &Include, from: &[(i64, String)]) -> Option
     if let Some(target) = target {
         e.push(" AND x.target_type = ").text(target.as_str());
     }
-    e.push(" ORDER BY t.rkey LIMIT ").int(MAX_INCLUDED as i64 + 1);
+    end(&mut e);
     Some(sql)
 }
 
@@ -139,22 +152,22 @@ fn reverse(plan: &Plan<'_>, include: &Include, from: &[(i64, String)]) -> Option
     if keys.is_empty() {
         return None;
     }
-    let mut sql = Sql::new(format!(
-        "SELECT {FOUND_COLUMNS} FROM resources f \
-         JOIN idx_reference x ON x.target_type = f.rtype AND x.target_id = f.id \
-         JOIN resources t ON t.rkey = x.rkey \
-         JOIN resource_versions v ON v.rkey = t.rkey AND v.version = t.version WHERE "
-    ));
+    let mut sql = start(
+        "resources f JOIN idx_reference x ON x.target_type = f.rtype AND x.target_id = f.id \
+         JOIN resources t ON t.rkey = x.rkey",
+    );
     let mut e = Emit::new(&mut sql, plan.env(), plan.registry());
     keys_in(&mut e, "f.rkey", &keys);
     e.push(" AND NOT t.deleted AND ");
     local_reference(&mut e, "x.url");
+    // On the index row, whose lookup covers its type: the rows of the
+    // source type only, not every resource referring to `from`.
     if let Some(source) = source {
-        e.push(" AND t.rtype = ").text(source.as_str());
+        e.push(" AND x.rtype = ").text(source.as_str());
     }
     if let Some(param) = param {
         e.push(" AND x.param = ").text(param);
     }
-    e.push(" ORDER BY t.rkey LIMIT ").int(MAX_INCLUDED as i64 + 1);
+    end(&mut e);
     Some(sql)
 }

@@ -12,6 +12,11 @@
 //!
 //! and `SELECT COUNT(*) … FROM m WHERE m.rkey <= <pin>` for `_total`.
 //!
+//! Where every criterion reads nothing of a resource but its key, `m` is
+//! keyed: `SELECT DISTINCT x1.rkey FROM idx_… x1 WHERE <the other criteria
+//! on x1.rkey>`, and the page's `resources` rows are joined after its
+//! `LIMIT` ([`keys`]).
+//!
 //! `_contained` (search.html#contained) changes where the rows come from.
 //! A contained resource is a row of `contained_resources` whose index rows
 //! are keyed by its own (negative) key; seen through [`CONTAINED_ROWS`] it
@@ -29,7 +34,7 @@ use super::compartment::Membership;
 use super::page::Cursor;
 use super::params::{Clause, Contained, ContainedType, Criterion, Link, SearchRequest};
 use super::sort::SortColumn;
-use super::sql::{is_lookup, local_reference, Emit, Env};
+use super::sql::{is_key_source, is_lookup, local_reference, reads_key_only, Emit, Env};
 use super::SearchError;
 use crate::index::Registry;
 use crate::model::ResourceType;
@@ -57,6 +62,9 @@ pub struct Plan<'r> {
     /// The rows may be contained resources (`_containedType=contained`):
     /// `m` has the columns `owner`, `otype`, `oid`.
     contained_rows: bool,
+    /// `m` holds keys only, read from index rows ([`keys`]): the page's
+    /// resources rows are read after its `LIMIT`.
+    keyed: bool,
     sort: Vec<SortColumn>,
     env: Env,
     registry: &'r Registry,
@@ -85,15 +93,19 @@ impl<'r> Plan<'r> {
             .collect::<Result<Vec<_>, _>>()?;
         let contained_rows =
             request.contained != Contained::Excluded && request.contained_type == ContainedType::Contained;
+        let source = key_source(&request, compartment);
         let mut filter = Sql::new("");
         {
             let mut e = Emit::new(&mut filter, &env, registry);
             let resources = "SELECT r.rkey, r.rtype, r.id, r.version, r.last_updated";
             match (request.contained, request.contained_type) {
-                (Contained::Excluded, _) => {
-                    e.push(resources).push(" FROM resources r WHERE ");
-                    criteria(&mut e, "r", &types, compartment, &request.clauses)?;
-                }
+                (Contained::Excluded, _) => match source {
+                    Some(source) => keys(&mut e, &types, source, &request.clauses)?,
+                    None => {
+                        e.push(resources).push(" FROM resources r WHERE ");
+                        criteria(&mut e, "r", &types, compartment, &request.clauses)?;
+                    }
+                },
                 (contained, ContainedType::Container) => {
                     e.push(resources).push(" FROM resources r WHERE NOT r.deleted AND (");
                     if contained == Contained::Both {
@@ -124,11 +136,13 @@ impl<'r> Plan<'r> {
                 }
             }
         }
+        let keyed = source.is_some();
         Ok(Plan {
             request,
             types,
             filter,
             contained_rows,
+            keyed,
             sort,
             env,
             registry,
@@ -175,15 +189,22 @@ impl<'r> Plan<'r> {
         }
     }
 
-    /// How many matches there were when the page set was pinned at `pin`.
-    pub(crate) fn count_statement(&self, pin: i64) -> Sql {
+    /// How many matches there were when the page set was pinned at `pin`
+    /// (`None`: now).
+    pub(crate) fn count_statement(&self, pin: Option<i64>) -> Sql {
         let mut sql = self.matches();
         let mut e = Emit::new(&mut sql, &self.env, self.registry);
-        e.push(" SELECT COUNT(*) AS n FROM m WHERE ")
-            .push(self.pinned())
-            .push(" <= ")
-            .int(pin);
+        e.push(" SELECT COUNT(*) AS n FROM m");
+        self.pin(&mut e, pin);
         sql
+    }
+
+    /// ` WHERE m.rkey <= pin`; nothing for `None`, which pins the page set
+    /// to the statement's own snapshot.
+    fn pin(&self, e: &mut Emit<'_>, pin: Option<i64>) {
+        if let Some(pin) = pin {
+            e.push(" WHERE ").push(self.pinned()).push(" <= ").int(pin);
+        }
     }
 
     /// Up to `limit` matches after (or, for a backward cursor, before) the
@@ -196,26 +217,41 @@ impl<'r> Plan<'r> {
     /// the pin (`COUNT(*) OVER ()` before the cursor and the `LIMIT`): the
     /// total comes with the page instead of from a second statement that
     /// evaluated every criterion again.
-    pub(crate) fn page_statement(&self, pin: i64, cursor: Option<&Cursor>, limit: i64, count: bool) -> Sql {
+    ///
+    /// A `None` pin (a first page) pins the page set to the statement's own
+    /// snapshot, and each row carries it as `pin` (the highest resource key
+    /// then), for the cursors and a later count: one statement fewer per
+    /// search than reading it first.
+    pub(crate) fn page_statement(&self, pin: Option<i64>, cursor: Option<&Cursor>, limit: i64, count: bool) -> Sql {
         let mut sql = self.matches();
         let mut e = Emit::new(&mut sql, &self.env, self.registry);
-        e.push(", s AS (SELECT m.rkey, m.rtype, m.id, m.version, m.last_updated");
+        // The row the sort keys read: keyed matches join their resources
+        // row for a key that is a column of it (`_id`, `_lastUpdated`).
+        let row = match self.keyed && self.sort.iter().any(SortColumn::reads_row) {
+            true => "r",
+            false => "m",
+        };
+        e.push(", s AS (SELECT m.rkey");
+        if !self.keyed {
+            e.push(", m.rtype, m.id, m.version, m.last_updated");
+        }
         if self.contained_rows {
             e.push(", m.owner, m.otype, m.oid");
         }
         for (i, key) in self.sort.iter().enumerate() {
             e.push(", ");
-            key.emit(&mut e, "m");
+            key.emit(&mut e, row);
             e.push(&format!(" AS k{i}"));
         }
         if count {
             e.push(", COUNT(*) OVER () AS n");
         }
-        e.push(" FROM m WHERE ")
-            .push(self.pinned())
-            .push(" <= ")
-            .int(pin)
-            .push(")");
+        e.push(" FROM m");
+        if row == "r" {
+            e.push(" JOIN resources r ON r.rkey = m.rkey");
+        }
+        self.pin(&mut e, pin);
+        e.push(")");
         let backward = cursor.is_some_and(|c| c.backward);
         e.push(", p AS MATERIALIZED (SELECT * FROM s");
         if let Some(cursor) = cursor {
@@ -224,7 +260,10 @@ impl<'r> Plan<'r> {
         }
         self.order_by(&mut e, "s", backward);
         e.push(" LIMIT ").int(limit).push(")");
-        e.push(" SELECT p.rkey, p.rtype, p.id, p.version, p.last_updated");
+        let columns = if self.keyed { "r" } else { "p" };
+        e.push(&format!(
+            " SELECT p.rkey, {columns}.rtype, {columns}.id, {columns}.version, {columns}.last_updated"
+        ));
         if self.contained_rows {
             e.push(", p.otype, p.oid");
         }
@@ -234,10 +273,22 @@ impl<'r> Plan<'r> {
         if count {
             e.push(", p.n");
         }
-        let holder = if self.contained_rows { "p.owner" } else { "p.rkey" };
-        e.push(", v.body FROM p JOIN resource_versions v ON v.rkey = ")
-            .push(holder)
-            .push(" AND v.version = p.version");
+        if pin.is_none() {
+            e.push(", (SELECT COALESCE(MAX(rkey), 0) FROM resources) AS pin");
+        }
+        if self.keyed {
+            // The body as a subquery of the resources row: as a join,
+            // PostgreSQL read every version of the resource by its key.
+            e.push(
+                ", (SELECT v.body FROM resource_versions v WHERE v.rkey = r.rkey AND v.version = r.version) \
+                 AS body FROM p JOIN resources r ON r.rkey = p.rkey",
+            );
+        } else {
+            let holder = if self.contained_rows { "p.owner" } else { "p.rkey" };
+            e.push(", v.body FROM p JOIN resource_versions v ON v.rkey = ")
+                .push(holder)
+                .push(" AND v.version = p.version");
+        }
         self.order_by(&mut e, "p", backward);
         sql
     }
@@ -322,6 +373,34 @@ impl<'r> Plan<'r> {
             };
         }
     }
+}
+
+/// The body of a keyed `m`: the keys of the matches from the index rows of
+/// the first clause that can be their source (a positive lookup, else a
+/// chain), every other clause a condition on those rows' key. For criteria
+/// that read nothing of a resource but its key ([`reads_key_only`]), so no
+/// `resources` row is read per match: only the page's rows are, after its
+/// `LIMIT`, and a count reads index rows alone (docs/PERFORMANCE.md,
+/// search).
+fn keys(e: &mut Emit<'_>, types: &[ResourceType], source: &Clause, clauses: &[Clause]) -> Result<(), SearchError> {
+    let x = e.key_source(types, source)?;
+    for clause in clauses.iter().filter(|c| !std::ptr::eq(*c, source)) {
+        e.push(" AND ");
+        e.clause(&x, types, clause)?;
+    }
+    Ok(())
+}
+
+/// The clause a keyed `m` takes its keys from ([`keys`]), if the search
+/// can have one: resources only (not contained ones), no compartment, and
+/// every clause reading nothing of a resource but its key.
+fn key_source<'a>(request: &'a SearchRequest, compartment: &[Membership]) -> Option<&'a Clause> {
+    let clauses = &request.clauses;
+    if request.contained != Contained::Excluded || !compartment.is_empty() || !clauses.iter().all(reads_key_only) {
+        return None;
+    }
+    let lookup = clauses.iter().find(|c| is_lookup(c, false));
+    lookup.or_else(|| clauses.iter().find(|c| is_key_source(c)))
 }
 
 /// The conditions on the row `r` (a resource, or a contained resource as

@@ -75,6 +75,12 @@ impl SortColumn {
         )
     }
 
+    /// Whether the key is a column of the `resources` row (not of index
+    /// rows).
+    pub(crate) fn reads_row(&self) -> bool {
+        matches!(self.source, Source::Id | Source::LastUpdated)
+    }
+
     /// The key's value for the row `m` (a `resources` row), as `(expr)`.
     pub(crate) fn emit(&self, e: &mut Emit<'_>, m: &str) {
         let bytewise = if self.kind == KeyKind::Text { e.bytewise() } else { "" };

@@ -46,6 +46,9 @@ pub struct FoundRow {
     pub keys: Vec<KeyValue>,
     /// The number of matches, when the statement counted them (column `n`).
     pub total: Option<i64>,
+    /// The highest resource key in the statement's snapshot, when it
+    /// selected it (column `pin`).
+    pub pin: Option<i64>,
 }
 
 impl Store {
@@ -91,6 +94,7 @@ pub(super) fn found(row: &AnyRow, keys: &[KeyKind]) -> Result<FoundRow, StoreErr
         // `n` is selected only by page statements that count; absent, it is
         // not an error.
         total: row.try_get::<i64, _>("n").ok(),
+        pin: row.try_get::<i64, _>("pin").ok(),
     })
 }
 

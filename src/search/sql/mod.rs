@@ -55,6 +55,11 @@ pub(crate) struct Emit<'a> {
     /// Negated clauses for the next positive index lookup to take inside
     /// its subquery ([`Emit::clause_hosting`]).
     inner: Vec<Clause>,
+    /// Set by [`Emit::key_source`]: the next lookup or chain writes itself
+    /// as the source of the matches' keys, and leaves its alias in
+    /// `source_rows`.
+    as_source: bool,
+    source_rows: Option<String>,
 }
 
 type Result<T = ()> = std::result::Result<T, SearchError>;
@@ -67,6 +72,8 @@ impl<'a> Emit<'a> {
             registry,
             aliases: 0,
             inner: Vec::new(),
+            as_source: false,
+            source_rows: None,
         }
     }
 
@@ -163,17 +170,25 @@ impl<'a> Emit<'a> {
         body: impl FnOnce(&mut Self, &str) -> Result,
     ) -> Result {
         let x = self.alias("x");
-        self.push(resource).push(if negated {
-            ".rkey NOT IN (SELECT "
+        let source = !negated && std::mem::take(&mut self.as_source);
+        if source {
+            self.push("SELECT DISTINCT ");
         } else {
-            ".rkey IN (SELECT "
-        });
+            self.push(resource).push(if negated {
+                ".rkey NOT IN (SELECT "
+            } else {
+                ".rkey IN (SELECT "
+            });
+        }
         self.push(&x)
             .push(".rkey FROM ")
             .push(table)
             .push(" ")
             .push(&x)
             .push(" WHERE ");
+        if source {
+            self.push(&x).push(".rkey > 0 AND ");
+        }
         self.push(&x).push(".param = ").text(code).push(" AND ");
         self.of_types(&x, types);
         let inner = if negated {
@@ -188,8 +203,28 @@ impl<'a> Emit<'a> {
             self.push(" AND ");
             self.clause(&x, types, clause)?;
         }
-        self.push(")");
+        if source {
+            self.source_rows = Some(x);
+        } else {
+            self.push(")");
+        }
         Ok(())
+    }
+
+    /// `SELECT DISTINCT x.rkey FROM <index rows> x WHERE x.rkey > 0 AND …`:
+    /// the keys of the resources `clause` matches, read from index rows
+    /// alone, for a clause that [`is_key_source`]. The `WHERE` is left open
+    /// for further conditions on `x`, whose alias is returned. Index rows
+    /// exist only for current, undeleted resources; contained resources'
+    /// keys are negative.
+    pub(crate) fn key_source(&mut self, types: &[ResourceType], clause: &Clause) -> Result<String> {
+        self.as_source = true;
+        let written = self.clause("", types, clause);
+        self.as_source = false;
+        written?;
+        self.source_rows
+            .take()
+            .ok_or_else(|| SearchError::NotSupported(format!("'{}' as the source of a search's matches", clause.code)))
     }
 
     /// [`clause`](Self::clause) for a positive index lookup (see
@@ -238,11 +273,21 @@ impl<'a> Emit<'a> {
         match link {
             // The resources `resource.param` points at, of the chain's types.
             Link::Chain { param, types: targets } => {
-                self.push("EXISTS (SELECT 1 FROM idx_reference ").push(&x);
+                let source = std::mem::take(&mut self.as_source);
+                if source {
+                    self.push("SELECT DISTINCT ").push(&x).push(".rkey");
+                } else {
+                    self.push("EXISTS (SELECT 1");
+                }
+                self.push(" FROM idx_reference ").push(&x);
                 self.push(" JOIN resources ").push(&t).push(" ON ");
                 self.push(&t).push(".rtype = ").push(&x).push(".target_type AND ");
                 self.push(&t).push(".id = ").push(&x).push(".target_id WHERE ");
-                self.push(&x).push(".rkey = ").push(resource).push(".rkey AND ");
+                if source {
+                    self.push(&x).push(".rkey > 0 AND ");
+                } else {
+                    self.push(&x).push(".rkey = ").push(resource).push(".rkey AND ");
+                }
                 self.push(&x).push(".param = ").text(param).push(" AND ");
                 self.of_types(&x, types);
                 self.type_in(&format!("{x}.target_type"), targets);
@@ -250,7 +295,11 @@ impl<'a> Emit<'a> {
                 local_reference(self, &format!("{x}.url"));
                 self.push(" AND NOT ").push(&t).push(".deleted AND ");
                 self.path(&t, targets, rest, code, criterion)?;
-                self.push(")");
+                if source {
+                    self.source_rows = Some(x);
+                } else {
+                    self.push(")");
+                }
             }
             // The `source` resources whose `param` points at `resource`.
             // Their index row has their key and type, which is all a
@@ -531,11 +580,27 @@ pub(crate) fn is_lookup(clause: &Clause, negated: bool) -> bool {
 }
 
 /// Whether the condition of a clause's remaining `path` and `criterion`
-/// reads nothing of the row it applies to but its `rkey`: everything but a
-/// further link, `_id` and `_lastUpdated` (columns of `resources`) and
-/// `_list` (which compares the row's type and id).
+/// reads nothing of the row it applies to but its `rkey` (so an index row
+/// can stand for the resource): everything but `_has` and `_list` (which
+/// compare the row's type and id with references) and `_id` and
+/// `_lastUpdated` (columns of `resources`).
 fn reads_only_rkey(path: &[Link], code: &str, criterion: &Criterion) -> bool {
-    path.is_empty() && !matches!(code, "_id" | "_lastUpdated") && !matches!(criterion, Criterion::List(_))
+    match path.first() {
+        Some(Link::Chain { .. }) => true,
+        Some(Link::Has { .. }) => false,
+        None => !matches!(code, "_id" | "_lastUpdated") && !matches!(criterion, Criterion::List(_)),
+    }
+}
+
+/// [`reads_only_rkey`] for a whole clause.
+pub(crate) fn reads_key_only(clause: &Clause) -> bool {
+    reads_only_rkey(&clause.path, &clause.code, &clause.criterion)
+}
+
+/// A clause [`Emit::key_source`] can write: a positive index lookup or a
+/// chain.
+pub(crate) fn is_key_source(clause: &Clause) -> bool {
+    is_lookup(clause, false) || matches!(clause.path.first(), Some(Link::Chain { .. }))
 }
 
 /// The index table holding a parameter type's values.
