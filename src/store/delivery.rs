@@ -268,12 +268,7 @@ impl Store {
         for id in bound {
             query = query.bind(id.as_str());
         }
-        let ids = query
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|row| row.try_get::<i64, _>("id"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let ids = ids(&query.fetch_all(&mut *tx).await?)?;
         if ids.is_empty() {
             tx.rollback().await?;
             return Ok(Vec::new());
@@ -338,12 +333,7 @@ impl Store {
         for d in delivered {
             query = query.bind(d.id);
         }
-        let recorded = query
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|row| row.try_get::<i64, _>("id"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let recorded = ids(&query.fetch_all(&mut *tx).await?)?;
         let per_subscription = tally(delivered, &recorded);
         if !per_subscription.is_empty() {
             // One statement for all subscriptions: (sub_id, count, total, max).
@@ -679,4 +669,9 @@ async fn counters_on(conn: &mut sqlx::AnyConnection, sub_id: &str) -> Result<Opt
         latency_max_us: row.try_get("latency_max_us")?,
         last_sent_at: row.try_get("last_sent_at")?,
     }))
+}
+
+/// The `id` column of every row.
+fn ids(rows: &[AnyRow]) -> Result<Vec<i64>, sqlx::Error> {
+    rows.iter().map(|row| row.try_get::<i64, _>("id")).collect()
 }

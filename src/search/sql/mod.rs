@@ -1,5 +1,6 @@
 //! The SQL of search criteria: each [`Clause`] of a parsed search becomes one
-//! condition on a `resources` row — `rkey IN` the rows of the index table of
+//! condition on a `resources` row (or, for keyed matches, on the key of an
+//! index row: [`Emit::key_source`]) — `rkey IN` the rows of the index table of
 //! the parameter's type (search.html §3.1.1) of the searched types, with the
 //! clause's OR values inside it. Chains and `_has` nest `EXISTS` through
 //! `idx_reference`.
@@ -203,12 +204,19 @@ impl<'a> Emit<'a> {
             self.push(" AND ");
             self.clause(&x, types, clause)?;
         }
+        self.close(source, x);
+        Ok(())
+    }
+
+    /// Ends a lookup or chain on the rows `x`: a condition closes its
+    /// subquery; a key source leaves its `WHERE` open and its alias for
+    /// [`Emit::key_source`].
+    fn close(&mut self, source: bool, x: String) {
         if source {
             self.source_rows = Some(x);
         } else {
             self.push(")");
         }
-        Ok(())
     }
 
     /// `SELECT DISTINCT x.rkey FROM <index rows> x WHERE x.rkey > 0 AND …`:
@@ -295,11 +303,7 @@ impl<'a> Emit<'a> {
                 local_reference(self, &format!("{x}.url"));
                 self.push(" AND NOT ").push(&t).push(".deleted AND ");
                 self.path(&t, targets, rest, code, criterion)?;
-                if source {
-                    self.source_rows = Some(x);
-                } else {
-                    self.push(")");
-                }
+                self.close(source, x);
             }
             // The `source` resources whose `param` points at `resource`.
             // Their index row has their key and type, which is all a
